@@ -1,0 +1,76 @@
+using AutoSignOut.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers AutoSignOut's client middleware.</summary>
+public static class AutoSignOutServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds AutoSignOut: logout-token validation for <see cref="AutoSignOutOptions.Providers"/>, the in-process signal
+    /// bus, the revoked-session set, the connection registry, a global SignalR hub filter, the revoked-cookie and
+    /// bearer check for every authentication scheme, and <see cref="IAutoSignOutService"/>. Map the endpoint with
+    /// <c>app.MapBackChannelLogout()</c>. Calling it again only applies <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configure">Configures the options.</param>
+    public static IAutoSignOutBuilder AddAutoSignOut(this IServiceCollection services, Action<AutoSignOutOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (services.Any(d => d.ServiceType == typeof(LiveConnectionRegistry)))
+        {
+            return new AutoSignOutBuilder(services);
+        }
+
+        services.AddOptions<AutoSignOutOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<AutoSignOutOptions>, AutoSignOutPostConfigureOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AutoSignOutOptions>, AutoSignOutOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHttpClient(AutoSignOutDefaults.HttpClientName);
+        services.AddMetrics();
+        services.AddLogging();
+
+        services.TryAddSingleton<LiveConnectionRegistry>();
+        services.TryAddSingleton<AutoSignOutMetrics>();
+        services.TryAddSingleton<IRevokedSessionStore, InMemoryRevokedSessionStore>();
+        services.TryAddSingleton<ILogoutTokenReplayCache, InMemoryLogoutTokenReplayCache>();
+        services.TryAddSingleton(static sp => new SignOutSignalProcessor(
+            sp.GetRequiredService<IOptions<AutoSignOutOptions>>(),
+            sp.GetRequiredService<IRevokedSessionStore>(),
+            sp.GetRequiredService<LiveConnectionRegistry>(),
+            sp.GetRequiredService<AutoSignOutMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp,
+            sp.GetRequiredService<ILogger<SignOutSignalProcessor>>()));
+        services.TryAddSingleton<ISignOutSignalBus, InProcessSignOutSignalBus>();
+        services.TryAddSingleton<IAutoSignOutService, AutoSignOutService>();
+        services.TryAddSingleton<LogoutTokenValidator>();
+        services.TryAddSingleton<BackChannelLogoutEndpoint>();
+
+        services.TryAddSingleton<AutoSignOutHubFilter>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HubOptions>, AutoSignOutHubOptionsSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<CookieAuthenticationOptions>, AutoSignOutCookieOptionsSetup>());
+
+        // Every scheme authenticates through IAuthenticationService: deriving from the default one covers cookies,
+        // bearer tokens and any other handler. An application's own replacement is left alone.
+        services.AddAuthenticationCore();
+        var current = services.LastOrDefault(d => d.ServiceType == typeof(IAuthenticationService));
+        if (current is null || current.ImplementationType == typeof(AuthenticationService))
+        {
+            services.RemoveAll<IAuthenticationService>();
+            services.AddScoped<IAuthenticationService, AutoSignOutAuthenticationService>();
+        }
+
+        return new AutoSignOutBuilder(services);
+    }
+}

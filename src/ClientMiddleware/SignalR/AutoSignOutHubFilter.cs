@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AutoSignOut.AspNetCore;
+
+/// <summary>
+/// The global hub filter: registers every authenticated hub connection under its keys, refuses a connection or
+/// invocation of a revoked session, and unregisters the connection when it ends.
+/// </summary>
+internal sealed class AutoSignOutHubFilter(
+    IOptions<AutoSignOutOptions> options,
+    LiveConnectionRegistry registry,
+    IRevokedSessionStore store,
+    AutoSignOutMetrics metrics,
+    TimeProvider time,
+    ILogger<AutoSignOutHubFilter> logger) : IHubFilter
+{
+    private const string SignedOutMessage = "The session was signed out.";
+    private readonly AutoSignOutOptions _options = options.Value;
+    private readonly ConcurrentDictionary<Type, IHubClients> _clientsByHub = new();
+
+    public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
+    {
+        var caller = context.Context;
+        var principal = caller.User;
+        if (principal?.Identity?.IsAuthenticated != true)
+        {
+            await next(context);
+            return;
+        }
+
+        var keys = _options.ConnectionKeys(principal);
+        if (keys.Count == 0)
+        {
+            await next(context);
+            return;
+        }
+
+        var issuedAt = caller.GetHttpContext()?.Features.Get<AuthenticatedSessionFeature>()?.IssuedAt ?? time.GetUtcNow();
+        var connection = new HubLiveConnection(caller, GetClients(context), _options.ClientMethod, principal.FindIssuer(), keys, issuedAt);
+
+        // Registered before the revocation check: a signal that lands in between either sees the connection or is seen by the check.
+        registry.Register(connection);
+        if (store.IsRevoked(connection.Issuer, keys, issuedAt))
+        {
+            registry.Unregister(connection);
+            Refuse("hub_connect");
+            throw new HubException(SignedOutMessage);
+        }
+
+        caller.Features.Set(connection);
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            registry.Unregister(connection);
+            throw;
+        }
+    }
+
+    public ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        var connection = invocationContext.Context.Features.Get<HubLiveConnection>();
+        if (connection is not null && (connection.IsSignedOut || store.IsRevoked(connection.Issuer, connection.Keys, connection.IssuedAt)))
+        {
+            // The gap between the revocation and the abort: refuse, and close the connection if the signal has not yet.
+            Refuse("hub_invocation");
+            invocationContext.Context.Abort();
+            throw new HubException(SignedOutMessage);
+        }
+
+        return next(invocationContext);
+    }
+
+    public Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
+    {
+        if (context.Context.Features.Get<HubLiveConnection>() is { } connection)
+        {
+            registry.Unregister(connection);
+        }
+
+        return next(context, exception);
+    }
+
+    private IHubClients GetClients(HubLifetimeContext context) =>
+        _clientsByHub.GetOrAdd(
+            context.Hub.GetType(),
+            static (hubType, services) => ((IHubContext)services.GetRequiredService(typeof(IHubContext<>).MakeGenericType(hubType))).Clients,
+            context.ServiceProvider);
+
+    private void Refuse(string where)
+    {
+        metrics.Refused(where);
+        Log.RevokedCredentialsRefused(logger, where, null);
+    }
+}

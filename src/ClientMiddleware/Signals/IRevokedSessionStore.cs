@@ -1,0 +1,26 @@
+namespace AutoSignOut.AspNetCore;
+
+/// <summary>
+/// The revoked sessions, users and tokens a node refuses: a cookie, bearer token, hub invocation, circuit event or
+/// reconnect whose keys match an entry, and whose credentials were issued no later than it, is refused.
+/// Entries expire, so the set stays bounded.
+/// </summary>
+/// <remarks>
+/// <see cref="IsRevoked"/> runs on every authenticated request and hub invocation, so it is synchronous:
+/// a shared implementation keeps a local view and updates it in the background.
+/// </remarks>
+public interface IRevokedSessionStore
+{
+    /// <summary>Records that the sessions under <paramref name="keys"/> were revoked at <paramref name="revokedAt"/>.</summary>
+    /// <param name="issuer">The issuer the revocation speaks for, or <see langword="null"/> for any issuer.</param>
+    /// <param name="keys">The revoked keys.</param>
+    /// <param name="revokedAt">When; credentials issued at or before it are refused.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether credentials with these keys, issued by <paramref name="issuer"/> at <paramref name="issuedAt"/>, are revoked.</summary>
+    /// <param name="issuer">The issuer of the credentials' session.</param>
+    /// <param name="keys">The keys of the credentials' principal.</param>
+    /// <param name="issuedAt">When the credentials were issued.</param>
+    bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt);
+}
