@@ -1,0 +1,136 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace AutoSignOut.IdentityServer.EntityFrameworkCore;
+
+/// <summary>
+/// A durable <see cref="ILogoutOutbox"/> on EF Core. Leasing is one conditional <c>UPDATE</c> that only takes rows
+/// whose lease is absent or over, so instances sharing the database never hold the same row at once, on any
+/// provider whose <c>UPDATE</c> re-checks its condition on the row it locks (SQLite, PostgreSQL, SQL Server).
+/// </summary>
+/// <typeparam name="TContext">A context whose model includes the outbox (<see cref="LogoutOutboxModel.ApplyAutoSignOutOutbox"/>).</typeparam>
+public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
+    where TContext : DbContext
+{
+    private const int Pending = (int)LogoutNotificationState.Pending;
+    private const int DeadLettered = (int)LogoutNotificationState.DeadLettered;
+
+    private readonly IDbContextFactory<TContext> _contexts;
+
+    /// <summary>Creates the outbox over contexts made by <paramref name="contexts"/>.</summary>
+    /// <param name="contexts">Makes a short-lived context per operation.</param>
+    public EntityFrameworkLogoutOutbox(IDbContextFactory<TContext> contexts) => _contexts = contexts;
+
+    /// <inheritdoc/>
+    public async ValueTask EnqueueAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
+    {
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        db.AddLogoutNotifications(notifications);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var untilMs = leaseExpiresAt.ToUnixTimeMilliseconds();
+        var leaseId = Guid.NewGuid();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = db.Set<LogoutOutboxEntry>();
+        var due = rows
+            .Where(e => e.State == Pending && e.NextAttemptAt <= nowMs && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+            .OrderBy(e => e.NextAttemptAt)
+            .Select(e => e.Id)
+            .Take(maxCount);
+        // The lease condition is repeated on the updated row itself: a competing instance that locked the row first
+        // leaves it leased, the re-check fails, and this instance skips it.
+        var taken = await rows
+            .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+            .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
+            .ConfigureAwait(false);
+        if (taken == 0)
+        {
+            return [];
+        }
+
+        var leased = await rows.AsNoTracking().Where(e => e.LeaseId == leaseId).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. leased.Select(LogoutOutboxEntryMapper.ToNotification)];
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask CompleteAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await db.Set<LogoutOutboxEntry>()
+            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+            .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask RescheduleAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        var next = notification.NextAttemptAt.ToUnixTimeMilliseconds();
+        var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
+        var token = notification.LogoutToken;
+        var tokenExpires = notification.LogoutTokenExpiresAt?.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await db.Set<LogoutOutboxEntry>()
+            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(e => e.Attempts, notification.Attempts)
+                    .SetProperty(e => e.NextAttemptAt, next)
+                    .SetProperty(e => e.LastError, error)
+                    .SetProperty(e => e.LogoutToken, token)
+                    .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
+                    .SetProperty(e => e.LeaseId, (Guid?)null)
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null),
+                cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DeadLetterAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notification);
+        var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await db.Set<LogoutOutboxEntry>()
+            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(e => e.State, DeadLettered)
+                    .SetProperty(e => e.Attempts, notification.Attempts)
+                    .SetProperty(e => e.LastError, error)
+                    .SetProperty(e => e.LogoutToken, (string?)null)
+                    .SetProperty(e => e.LeaseId, (Guid?)null)
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null),
+                cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<LogoutOutboxSnapshot> GetSnapshotAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = db.Set<LogoutOutboxEntry>().AsNoTracking();
+        var stats = await rows
+            .GroupBy(e => 1)
+            .Select(g => new
+            {
+                Pending = g.Count(e => e.State == Pending),
+                Dead = g.Count(e => e.State == DeadLettered),
+                Oldest = g.Where(e => e.State == Pending).Min(e => (long?)e.CreatedAt),
+                NextDue = g.Where(e => e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs)).Min(e => (long?)e.NextAttemptAt),
+            })
+            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        if (stats is null)
+        {
+            return new LogoutOutboxSnapshot(0, null, null, 0);
+        }
+
+        return new LogoutOutboxSnapshot(
+            stats.Pending,
+            stats.Oldest is { } oldest ? DateTimeOffset.FromUnixTimeMilliseconds(oldest) : null,
+            stats.NextDue is { } due ? DateTimeOffset.FromUnixTimeMilliseconds(due) : null,
+            stats.Dead);
+    }
+}

@@ -1,0 +1,113 @@
+using Microsoft.Extensions.Logging;
+
+namespace AutoSignOut.IdentityServer;
+
+/// <summary>The default <see cref="IAutoSignOutService"/>.</summary>
+internal sealed class AutoSignOutService : IAutoSignOutService
+{
+    private readonly ILogoutRecipientSource _recipients;
+    private readonly LogoutTokenFactory _tokens;
+    private readonly ILogoutOutbox _outbox;
+    private readonly ILogoutDispatchSignal _signal;
+    private readonly TimeProvider _time;
+    private readonly AutoSignOutServerTelemetry _telemetry;
+    private readonly ILogger _logger;
+
+    public AutoSignOutService(
+        ILogoutRecipientSource recipients,
+        LogoutTokenFactory tokens,
+        ILogoutOutbox outbox,
+        ILogoutDispatchSignal signal,
+        TimeProvider time,
+        AutoSignOutServerTelemetry telemetry,
+        ILogger<AutoSignOutService> logger)
+    {
+        _recipients = recipients;
+        _tokens = tokens;
+        _outbox = outbox;
+        _signal = signal;
+        _time = time;
+        _telemetry = telemetry;
+        _logger = logger;
+    }
+
+    public Task<int> SignOutEverywhereAsync(string subject, string reason = RevocationReasons.SignOutEverywhere, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subject);
+        return RevokeAsync(new Revocation { Subject = subject, Reason = reason }, cancellationToken);
+    }
+
+    public Task<int> SignOutSessionAsync(string sessionId, string reason = RevocationReasons.Logout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        return RevokeAsync(new Revocation { SessionId = sessionId, Reason = reason }, cancellationToken);
+    }
+
+    public async Task<int> RevokeAsync(Revocation revocation, CancellationToken cancellationToken = default)
+    {
+        var notifications = await CreateNotificationsAsync(revocation, cancellationToken).ConfigureAwait(false);
+        if (notifications.Count == 0)
+        {
+            return 0;
+        }
+
+        await _outbox.EnqueueAsync(notifications, cancellationToken).ConfigureAwait(false);
+        _telemetry.Enqueued.Add(notifications.Count);
+        _logger.NotificationsEnqueued(notifications.Count, revocation.Reason);
+        _signal.Notify();
+        return notifications.Count;
+    }
+
+    public async Task<IReadOnlyList<LogoutNotification>> CreateNotificationsAsync(Revocation revocation, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        if (string.IsNullOrEmpty(revocation.Subject) && string.IsNullOrEmpty(revocation.SessionId))
+        {
+            throw new ArgumentException("A revocation needs a subject, a session id or both.", nameof(revocation));
+        }
+
+        var recipients = await _recipients.GetRecipientsAsync(revocation, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var notifications = new List<LogoutNotification>(recipients.Count);
+        var seen = new HashSet<(string, Uri, string?)>();
+        foreach (var recipient in recipients)
+        {
+            if (revocation.ClientIds is { } only && !only.Contains(recipient.ClientId))
+            {
+                continue;
+            }
+
+            var sessionId = recipient.SessionId ?? revocation.SessionId;
+            if (!seen.Add((recipient.ClientId, recipient.BackChannelLogoutUri, sessionId)))
+            {
+                continue;
+            }
+
+            if (recipient.RequiresSessionId && sessionId is null)
+            {
+                _logger.RecipientSkippedNoSessionId(recipient.ClientId);
+                continue;
+            }
+
+            var notification = new LogoutNotification
+            {
+                Id = Guid.CreateVersion7(now),
+                ClientId = recipient.ClientId,
+                Endpoint = recipient.BackChannelLogoutUri,
+                Subject = string.IsNullOrEmpty(revocation.Subject) ? null : revocation.Subject,
+                SessionId = sessionId,
+                Reason = revocation.Reason,
+                RevokedTokenIds = revocation.RevokedTokenIds,
+                CreatedAt = now,
+                NextAttemptAt = now,
+                State = LogoutNotificationState.Pending,
+            };
+            var token = await _tokens.CreateAsync(notification, cancellationToken).ConfigureAwait(false);
+            notification.LogoutToken = token.Token;
+            notification.LogoutTokenExpiresAt = token.ExpiresAt;
+            notifications.Add(notification);
+        }
+
+        return notifications;
+    }
+}
