@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Claims;
+using AutoSignOut.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AutoSignOut.AspNetCore.Tests.Infrastructure;
+
+/// <summary>
+/// A relying party on loopback Kestrel: cookie sign-in, JWT bearer from the test OP, an [Authorize] SignalR hub,
+/// and AutoSignOut with its back-channel endpoint.
+/// </summary>
+internal sealed class TestClientApp : IAsyncDisposable
+{
+    public const string ClientId = "client-a";
+    public const string ApiAudience = "api";
+
+    private readonly WebApplication _app;
+
+    private TestClientApp(WebApplication app, string baseAddress, LogSink logs)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        Logs = logs;
+    }
+
+    public string BaseAddress { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public LogSink Logs { get; }
+
+    public LiveConnectionRegistry Registry => Services.GetRequiredService<LiveConnectionRegistry>();
+
+    public static async Task<TestClientApp> StartAsync(TestOpenIdProvider? op, Action<AutoSignOutOptions>? configure = null, Action<IServiceCollection>? services = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        var logs = new LogSink();
+        builder.Logging.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Trace);
+
+        builder.Services.AddAutoSignOut(o =>
+        {
+            if (op is not null)
+            {
+                o.Providers.Add(new OpenIdProvider { Authority = op.Issuer, ClientIds = { ClientId }, RequireHttpsMetadata = false });
+            }
+
+            configure?.Invoke(o);
+        });
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie()
+            .AddJwtBearer(o =>
+            {
+                o.Authority = op?.Issuer ?? "http://127.0.0.1:9";
+                o.RequireHttpsMetadata = false;
+                o.Audience = ApiAudience;
+                o.TokenValidationParameters.ValidTypes = ["at+jwt"];
+                o.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = context =>
+                    {
+                        if (context.Request.Path.StartsWithSegments("/hub") && context.Request.Query["access_token"] is { Count: 1 } token)
+                        {
+                            context.Token = token;
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+        builder.Services.AddAuthorization(o => o.AddPolicy("hub", p => p
+            .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme, JwtBearerDefaults.AuthenticationScheme)
+            .RequireAuthenticatedUser()));
+        builder.Services.AddSignalR();
+        services?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // Signs in with a cookie. By default the claims carry the OP as issuer, as the OpenID Connect handler's
+        // cookie does; local=true makes a local sign-in (issuer LOCAL AUTHORITY) like an app's own login form.
+        app.MapGet("/signin", async (HttpContext context, string sub, string? sid, bool? local) =>
+        {
+            var issuer = local == true || op is null ? ClaimsIdentity.DefaultIssuer : op.Issuer;
+            var claims = new List<Claim> { new("sub", sub, ClaimValueTypes.String, issuer), new(ClaimTypes.Name, sub, ClaimValueTypes.String, issuer) };
+            if (sid is not null)
+            {
+                claims.Add(new Claim("sid", sid, ClaimValueTypes.String, issuer));
+            }
+
+            var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme));
+            await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
+            return Results.Text(principal.FindSessionId()?.Value);
+        });
+        app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization("hub");
+        app.MapBackChannelLogout();
+        app.MapHub<TestHub>("/hub");
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestClientApp(app, address.TrimEnd('/'), logs);
+    }
+
+    /// <summary>A browser-like client: an HttpClient with its own cookie jar.</summary>
+    public Browser CreateBrowser() => new(this);
+
+    public async Task<HttpResponseMessage> PostLogoutAsync(string token)
+    {
+        using var client = new HttpClient();
+        return await client.PostAsync(BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]));
+    }
+
+    public async Task<HubClient> ConnectWithTokenAsync(string accessToken)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(BaseAddress + "/hub", HttpTransportType.WebSockets, o => o.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
+            .Build();
+        var client = new HubClient(connection);
+        await connection.StartAsync();
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    internal sealed class Browser(TestClientApp app) : IDisposable
+    {
+        private readonly HttpClient _http = new(new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true }) { BaseAddress = new Uri(app.BaseAddress) };
+
+        public CookieContainer Cookies { get; private set; } = new();
+
+        public HttpClient Http => _http;
+
+        /// <summary>Signs in locally and returns the session id of the new cookie.</summary>
+        public async Task<string> SignInAsync(string sub, string? sid = null, bool local = false)
+        {
+            var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true };
+            using var http = new HttpClient(handler) { BaseAddress = new Uri(app.BaseAddress) };
+            var response = await http.GetAsync($"/signin?sub={Uri.EscapeDataString(sub)}" + (sid is null ? string.Empty : $"&sid={Uri.EscapeDataString(sid)}") + (local ? "&local=true" : string.Empty));
+            response.EnsureSuccessStatusCode();
+            Cookies = handler.CookieContainer;
+            return await response.Content.ReadAsStringAsync();
+        }
+
+        public async Task<HttpResponseMessage> GetMeAsync()
+        {
+            var handler = new HttpClientHandler { CookieContainer = Cookies, UseCookies = true, AllowAutoRedirect = false };
+            using var http = new HttpClient(handler) { BaseAddress = new Uri(app.BaseAddress) };
+            return await http.GetAsync("/me");
+        }
+
+        public async Task<HubClient> ConnectAsync()
+        {
+            var connection = new HubConnectionBuilder()
+                .WithUrl(app.BaseAddress + "/hub", HttpTransportType.WebSockets, o => o.Cookies = Cookies)
+                .Build();
+            var client = new HubClient(connection);
+            await connection.StartAsync();
+            return client;
+        }
+
+        public void Dispose() => _http.Dispose();
+    }
+}
+
+[Authorize("hub")]
+public sealed class TestHub : Hub
+{
+    public string Echo(string value) => value;
+}
+
+/// <summary>A SignalR client connection that records the sign-out message and its close.</summary>
+internal sealed class HubClient : IAsyncDisposable
+{
+    private readonly TaskCompletionSource<string?> _signedOut = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public HubClient(HubConnection connection)
+    {
+        Connection = connection;
+        connection.On<string?>(AutoSignOutDefaults.ClientMethod, reason => _signedOut.TrySetResult(reason));
+        connection.Closed += e =>
+        {
+            _closed.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+    }
+
+    public HubConnection Connection { get; }
+
+    public Task<string?> SignedOut => _signedOut.Task;
+
+    public Task<Exception?> Closed => _closed.Task;
+
+    public bool IsOpen => Connection.State == HubConnectionState.Connected && !_closed.Task.IsCompleted;
+
+    /// <summary>Proves the connection still works end to end.</summary>
+    public async Task AssertAliveAsync()
+    {
+        Assert.IsTrue(IsOpen, "the connection should still be open");
+        Assert.AreEqual("ping", await Connection.InvokeAsync<string>("Echo", "ping"));
+    }
+
+    public async Task AssertClosedAsync(TimeSpan? within = null)
+    {
+        var closed = await Task.WhenAny(_closed.Task, Task.Delay(within ?? TimeSpan.FromSeconds(5)));
+        Assert.AreSame(_closed.Task, closed, "the connection should have been closed by the server");
+    }
+
+    public async ValueTask DisposeAsync() => await Connection.DisposeAsync();
+}
+
+/// <summary>Captures every log entry, to check what is logged at which level.</summary>
+internal sealed class LogSink : ILoggerProvider
+{
+    public ConcurrentQueue<(LogLevel Level, string Category, EventId EventId, string Message)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(LogSink sink, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            sink.Entries.Enqueue((logLevel, category, eventId, formatter(state, exception) + (exception is null ? string.Empty : " " + exception)));
+    }
+}
