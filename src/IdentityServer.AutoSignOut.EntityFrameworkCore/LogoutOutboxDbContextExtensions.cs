@@ -14,7 +14,7 @@ public static class LogoutOutboxDbContextExtensions
     /// after the commit so the dispatcher starts at once.
     /// </summary>
     /// <param name="context">A context whose model includes the outbox (<see cref="LogoutOutboxModel.ApplyAutoSignOutOutbox"/>).</param>
-    /// <param name="notifications">Notifications from <see cref="IAutoSignOutService.CreateNotificationsAsync"/>.</param>
+    /// <param name="notifications">Notifications from <see cref="IAutoSignOutServer.CreateNotificationsAsync"/>.</param>
     public static void AddLogoutNotifications(this DbContext context, IEnumerable<LogoutNotification> notifications)
     {
         ArgumentNullException.ThrowIfNull(context);

@@ -2,8 +2,8 @@ using Microsoft.Extensions.Logging;
 
 namespace AutoSignOut.IdentityServer;
 
-/// <summary>The default <see cref="IAutoSignOutService"/>.</summary>
-internal sealed class AutoSignOutService : IAutoSignOutService
+/// <summary>The default <see cref="IAutoSignOutServer"/>.</summary>
+internal sealed class AutoSignOutServer : IAutoSignOutServer
 {
     private readonly ILogoutRecipientSource _recipients;
     private readonly LogoutTokenFactory _tokens;
@@ -13,14 +13,14 @@ internal sealed class AutoSignOutService : IAutoSignOutService
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
 
-    public AutoSignOutService(
+    public AutoSignOutServer(
         ILogoutRecipientSource recipients,
         LogoutTokenFactory tokens,
         ILogoutOutbox outbox,
         ILogoutDispatchSignal signal,
         TimeProvider time,
         AutoSignOutServerTelemetry telemetry,
-        ILogger<AutoSignOutService> logger)
+        ILogger<AutoSignOutServer> logger)
     {
         _recipients = recipients;
         _tokens = tokens;

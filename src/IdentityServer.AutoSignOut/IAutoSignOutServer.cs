@@ -4,7 +4,7 @@ namespace AutoSignOut.IdentityServer;
 /// The engine's entry point for triggers: turns a revocation into one signed logout token per recipient, stores them
 /// in the outbox and wakes the dispatcher. Returns once the notifications are stored, never waiting for a client.
 /// </summary>
-public interface IAutoSignOutService
+public interface IAutoSignOutServer
 {
     /// <summary>Ends every session of <paramref name="subject"/> at every client, for example after a password change.</summary>
     /// <param name="subject">The subject (<c>sub</c>).</param>

@@ -12,7 +12,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class AutoSignOutServerServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the engine: <see cref="IAutoSignOutService"/>, the logout token factory, the dispatcher (a hosted service)
+    /// Adds the engine: <see cref="IAutoSignOutServer"/>, the logout token factory, the dispatcher (a hosted service)
     /// and its HTTP client. Sources and outbox that are not registered yet default to the configuration-based
     /// <see cref="ConfiguredLogoutRecipientSource"/> and <see cref="ConfiguredLogoutSigningCredentialsSource"/> and the
     /// <see cref="InMemoryLogoutOutbox"/>; register a binding's sources and a durable outbox to replace them.
@@ -51,7 +51,7 @@ public static class AutoSignOutServerServiceCollectionExtensions
         services.TryAddSingleton<ILogoutDispatchSignal>(static sp => sp.GetRequiredService<LogoutDispatchSignal>());
         services.TryAddSingleton<AutoSignOutServerTelemetry>();
         services.TryAddSingleton<LogoutDeliverer>();
-        services.TryAddSingleton<IAutoSignOutService, AutoSignOutService>();
+        services.TryAddSingleton<IAutoSignOutServer, AutoSignOutServer>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, LogoutDispatcher>());
         return services;
     }
