@@ -23,7 +23,8 @@ internal sealed class EngineHost : IAsyncDisposable
         TimeProvider time,
         Action<AutoSignOutServerOptions>? configure = null,
         Action<IServiceCollection>? services = null,
-        bool start = true)
+        bool start = true,
+        TestDatabase? database = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -34,8 +35,18 @@ internal sealed class EngineHost : IAsyncDisposable
             o.SigningCredentials = TestKeys.Signing;
             configure?.Invoke(o);
         });
+        if (database is not null)
+        {
+            builder.Services.AddAutoSignOutEntityFrameworkOutbox(database.Use);
+        }
+
         services?.Invoke(builder.Services);
         var host = builder.Build();
+        if (database is not null)
+        {
+            await host.Services.MigrateAutoSignOutOutboxAsync();
+        }
+
         if (start)
         {
             await host.StartAsync();
