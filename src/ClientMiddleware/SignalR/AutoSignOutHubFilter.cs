@@ -8,7 +8,9 @@ namespace AutoSignOut.AspNetCore;
 
 /// <summary>
 /// The global hub filter: registers every authenticated hub connection under its keys, refuses a connection or
-/// invocation of a revoked session, and unregisters the connection when it ends.
+/// invocation of a revoked session, and unregisters the connection when it ends. Once Blazor circuits are enabled
+/// (<c>AddBlazorCircuits</c>), Blazor's own hub is left to <see cref="CircuitHubGate"/>: its circuits, not its
+/// connections, are what a signal closes, so the browser is sent away before the connection is aborted.
 /// </summary>
 internal sealed class AutoSignOutHubFilter(
     IOptions<AutoSignOutOptions> options,
@@ -16,7 +18,8 @@ internal sealed class AutoSignOutHubFilter(
     IRevokedSessionStore store,
     AutoSignOutMetrics metrics,
     TimeProvider time,
-    ILogger<AutoSignOutHubFilter> logger) : IHubFilter
+    ILogger<AutoSignOutHubFilter> logger,
+    CircuitHubGate? circuits = null) : IHubFilter
 {
     private const string SignedOutMessage = "The session was signed out.";
     private readonly AutoSignOutOptions _options = options.Value;
@@ -24,6 +27,12 @@ internal sealed class AutoSignOutHubFilter(
 
     public async Task OnConnectedAsync(HubLifetimeContext context, Func<HubLifetimeContext, Task> next)
     {
+        if (circuits is not null && CircuitHubGate.IsComponentHub(context.Hub))
+        {
+            await circuits.OnConnectedAsync(context, GetClients(context), next);
+            return;
+        }
+
         var caller = context.Context;
         var principal = caller.User;
         if (principal?.Identity?.IsAuthenticated != true)
@@ -65,6 +74,11 @@ internal sealed class AutoSignOutHubFilter(
 
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
+        if (circuits is not null && CircuitHubGate.IsComponentHub(invocationContext.Hub))
+        {
+            return circuits.InvokeMethodAsync(invocationContext, next);
+        }
+
         var connection = invocationContext.Context.Features.Get<HubLiveConnection>();
         if (connection is not null && (connection.IsSignedOut || store.IsRevoked(connection.Issuer, connection.Keys, connection.IssuedAt)))
         {
@@ -79,6 +93,11 @@ internal sealed class AutoSignOutHubFilter(
 
     public Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
     {
+        if (circuits is not null && CircuitHubGate.IsComponentHub(context.Hub))
+        {
+            return circuits.OnDisconnectedAsync(context, exception, next);
+        }
+
         if (context.Context.Features.Get<HubLiveConnection>() is { } connection)
         {
             registry.Unregister(connection);

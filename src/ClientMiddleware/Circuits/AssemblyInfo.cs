@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("AutoSignOut.Browser.Tests")]
+[assembly: InternalsVisibleTo("AutoSignOut.CircuitBench")]

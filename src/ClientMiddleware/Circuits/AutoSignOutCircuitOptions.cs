@@ -1,0 +1,31 @@
+namespace AutoSignOut.AspNetCore;
+
+/// <summary>Options of AutoSignOut for Blazor Server circuits (interactive server rendering).</summary>
+public sealed class AutoSignOutCircuitOptions
+{
+    /// <summary>
+    /// The app-relative path a signed-out circuit's browser is sent to, with a full page load (so the cookie check
+    /// runs and the revoked cookie is cleared). Default: <see cref="AutoSignOutCircuitDefaults.SignedOutPath"/>.
+    /// Point it at a page that allows anonymous users and says why, or at the sign-in page.
+    /// </summary>
+    public string SignedOutPath { get; set; } = AutoSignOutCircuitDefaults.SignedOutPath;
+
+    /// <summary>
+    /// The query parameter that carries the signal's reason (such as <c>password_changed</c>) to
+    /// <see cref="SignedOutPath"/>, or <see langword="null"/> to leave it out. Default: <c>reason</c>.
+    /// </summary>
+    public string? ReasonQueryParameter { get; set; } = AutoSignOutCircuitDefaults.ReasonQueryParameter;
+}
+
+/// <summary>Default values of <see cref="AutoSignOutCircuitOptions"/>.</summary>
+public static class AutoSignOutCircuitDefaults
+{
+    /// <summary>The default signed-out path: <c>/</c>, the app's home page.</summary>
+    public const string SignedOutPath = "/";
+
+    /// <summary>The default reason query parameter: <c>reason</c>.</summary>
+    public const string ReasonQueryParameter = "reason";
+
+    /// <summary>The telemetry kind of a circuit's live connection: <c>circuit</c>.</summary>
+    public const string ConnectionKind = "circuit";
+}
