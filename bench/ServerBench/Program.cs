@@ -1,0 +1,275 @@
+// ServerBench: deliveries per second of the AutoSignOut server engine to healthy loopback receivers, beside the raw
+// RS256 signing rate measured in the same run, on SQLite and (when AUTOSIGNOUT_TEST_POSTGRES is set) PostgreSQL; and
+// enqueue -> delivered latency on an idle system. Figures are ratios and percentiles from this one run.
+//
+//   dotnet run -c Release --project bench/ServerBench [-- --notifications 4000 --latency-samples 300]
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using AutoSignOut.IdentityServer;
+using AutoSignOut.IdentityServer.EntityFrameworkCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+
+var notifications = ArgInt("--notifications", 4000);
+var latencySamples = ArgInt("--latency-samples", 300);
+const int Receivers = 4;
+
+using var rsa = RSA.Create(2048);
+var key = new RsaSecurityKey(rsa) { KeyId = "bench-key" };
+var signing = new SigningCredentials(key, SecurityAlgorithms.RsaSha256);
+
+Console.WriteLine($"ServerBench on {Environment.ProcessorCount} cores, .NET {Environment.Version}; {notifications} notifications per run, {Receivers} loopback receivers.");
+Console.WriteLine();
+
+var signsPerCore = MeasureSigning(rsa, threads: 1);
+var signsAllCores = MeasureSigning(rsa, threads: Environment.ProcessorCount);
+Console.WriteLine($"raw RS256 signatures/s       1 core: {signsPerCore,8:F0}    {Environment.ProcessorCount} cores: {signsAllCores,8:F0}");
+Console.WriteLine();
+
+var receivers = new List<Receiver>();
+for (var i = 0; i < Receivers; i++)
+{
+    receivers.Add(await Receiver.StartAsync());
+}
+
+var results = new List<(string Db, double PerSecond, double P50, double P99, double Max)>();
+foreach (var (name, use, cleanup) in Databases())
+{
+    var throughput = await MeasureThroughputAsync(use, name);
+    var (p50, p99, max) = await MeasureLatencyAsync(use);
+    results.Add((name, throughput, p50, p99, max));
+    await cleanup();
+}
+
+Console.WriteLine();
+Console.WriteLine("| outbox | deliveries/s | ÷ RS256 signs/s (1 core) | ÷ RS256 signs/s (all cores) | enqueue->delivered p50 | p99 | max |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
+foreach (var r in results)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {r.Db} | {r.PerSecond:F0} | {r.PerSecond / signsPerCore:F2}x | {r.PerSecond / signsAllCores:F2}x | {r.P50:F2} ms | {r.P99:F2} ms | {r.Max:F2} ms |"));
+}
+
+foreach (var receiver in receivers)
+{
+    await receiver.DisposeAsync();
+}
+
+return;
+
+async Task<double> MeasureThroughputAsync(Action<DbContextOptionsBuilder> use, string name)
+{
+    // Warm-up run (JIT, connection pools, HTTP connections), then the measured run on a fresh engine.
+    await RunBatchAsync(use, Math.Min(500, notifications), quiet: true);
+    var perSecond = await RunBatchAsync(use, notifications, quiet: false);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-10} {notifications} notifications delivered at {perSecond:F0}/s (enqueue of the first to acceptance of the last)"));
+    return perSecond;
+}
+
+async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder> use, int count, bool quiet)
+{
+    await using var engine = await StartEngineAsync(use);
+    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    var before = receivers.Sum(r => r.Accepted);
+    var started = Stopwatch.GetTimestamp();
+    // Callers enqueue concurrently, as sign-outs arrive from many requests at once.
+    await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+        await server.RevokeAsync(new Revocation { Subject = $"user-{i}", SessionId = $"s-{i}", ClientIds = [$"client{i % Receivers}"] }, ct));
+    while (receivers.Sum(r => r.Accepted) - before < count)
+    {
+        await Task.Delay(1);
+    }
+
+    var elapsed = Stopwatch.GetElapsedTime(started);
+    return count / elapsed.TotalSeconds;
+}
+
+async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbContextOptionsBuilder> use)
+{
+    await using var engine = await StartEngineAsync(use);
+    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    var samples = new List<double>(latencySamples);
+    for (var i = 0; i < latencySamples + 20; i++)
+    {
+        var arrived = receivers[0].ExpectOne();
+        var start = Stopwatch.GetTimestamp();
+        await server.RevokeAsync(new Revocation { Subject = $"lat-{i}", SessionId = $"lat-s-{i}", ClientIds = ["client0"] });
+        var end = await arrived;
+        if (i >= 20)
+        {
+            samples.Add(Stopwatch.GetElapsedTime(start, end).TotalMilliseconds);
+        }
+
+        // An idle system between samples: the next sign-out finds the engine waiting.
+        await Task.Delay(5);
+    }
+
+    samples.Sort();
+    return (Percentile(samples, 0.50), Percentile(samples, 0.99), samples[^1]);
+}
+
+async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder> use)
+{
+    var builder = Host.CreateApplicationBuilder();
+    builder.Logging.ClearProviders();
+    builder.Services.AddAutoSignOutServer(o =>
+    {
+        o.Issuer = "https://idp.bench";
+        o.SigningCredentials = signing;
+        for (var i = 0; i < receivers.Count; i++)
+        {
+            o.Clients.Add(new LogoutRecipient($"client{i}", receivers[i].Endpoint));
+        }
+    });
+    builder.Services.AddAutoSignOutEntityFrameworkOutbox(use);
+    var host = builder.Build();
+    await host.Services.MigrateAutoSignOutOutboxAsync();
+    await host.StartAsync();
+    return new Engine(host);
+}
+
+IEnumerable<(string Name, Action<DbContextOptionsBuilder> Use, Func<Task> Cleanup)> Databases()
+{
+    var path = Path.Combine(Path.GetTempPath(), $"serverbench-{Guid.NewGuid():N}.db");
+    var sqlite = $"Data Source={path}";
+    yield return ("SQLite", o => o.UseSqlite(sqlite), () =>
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(file);
+        }
+
+        return Task.CompletedTask;
+    });
+
+    var server = Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_POSTGRES");
+    if (string.IsNullOrEmpty(server))
+    {
+        Console.WriteLine("PostgreSQL skipped: AUTOSIGNOUT_TEST_POSTGRES is not set (eval \"$(bash eng/postgres.sh start)\").");
+        yield break;
+    }
+
+    var database = $"bench_{Guid.NewGuid():N}";
+    using (var admin = new NpgsqlConnection(server))
+    {
+        admin.Open();
+        using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
+        create.ExecuteNonQuery();
+    }
+
+    var pg = new NpgsqlConnectionStringBuilder(server) { Database = database, MaxPoolSize = 100 }.ToString();
+    yield return ("PostgreSQL", o => o.UseNpgsql(pg), async () =>
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(server);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    });
+}
+
+static double MeasureSigning(RSA rsa, int threads)
+{
+    var data = new byte[300];
+    Random.Shared.NextBytes(data);
+    var duration = TimeSpan.FromSeconds(2);
+    long total = 0;
+    var started = Stopwatch.GetTimestamp();
+    var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+    {
+        long mine = 0;
+        while (Stopwatch.GetElapsedTime(started) < duration)
+        {
+            rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            mine++;
+        }
+
+        Interlocked.Add(ref total, mine);
+    })).ToList();
+    workers.ForEach(t => t.Start());
+    workers.ForEach(t => t.Join());
+    return total / Stopwatch.GetElapsedTime(started).TotalSeconds;
+}
+
+static double Percentile(List<double> sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+int ArgInt(string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>A healthy back-channel endpoint on loopback Kestrel: reads the form, answers 200.</summary>
+internal sealed class Receiver : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _accepted;
+    private TaskCompletionSource<long>? _expect;
+
+    private Receiver(WebApplication app) => _app = app;
+
+    public Uri Endpoint => new($"{_app.Urls.First()}/bcl");
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    public static async Task<Receiver> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        Receiver? self = null;
+        app.MapPost("/bcl", async (HttpContext context) =>
+        {
+            var form = await context.Request.ReadFormAsync();
+            if (form["logout_token"].Count != 1)
+            {
+                return Results.BadRequest();
+            }
+
+            Interlocked.Increment(ref self!._accepted);
+            Interlocked.Exchange(ref self._expect, null)?.TrySetResult(Stopwatch.GetTimestamp());
+            return Results.Ok();
+        });
+        await app.StartAsync();
+        self = new Receiver(app);
+        return self;
+    }
+
+    public Task<long> ExpectOne()
+    {
+        var tcs = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _expect, tcs);
+        return tcs.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>An engine host that stops (gracefully) when disposed.</summary>
+internal sealed class Engine(IHost host) : IAsyncDisposable
+{
+    public IServiceProvider Services => host.Services;
+
+    public async ValueTask DisposeAsync()
+    {
+        await host.StopAsync();
+        host.Dispose();
+    }
+}
