@@ -1,0 +1,4 @@
+using AutoSignOut.ClientApp;
+
+var app = ClientAppHost.Create(args);
+app.Run();
