@@ -68,7 +68,7 @@ foreach (var receiver in receivers)
 
 return;
 
-async Task<double> MeasureThroughputAsync(Action<DbContextOptionsBuilder> use, string name)
+async Task<double> MeasureThroughputAsync(Action<DbContextOptionsBuilder>? use, string name)
 {
     // Warm-up run (JIT, connection pools, HTTP connections), then the measured run on a fresh engine.
     await RunBatchAsync(use, Math.Min(500, notifications), quiet: true);
@@ -77,7 +77,7 @@ async Task<double> MeasureThroughputAsync(Action<DbContextOptionsBuilder> use, s
     return perSecond;
 }
 
-async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder> use, int count, bool quiet)
+async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder>? use, int count, bool quiet)
 {
     await using var engine = await StartEngineAsync(use);
     var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
@@ -95,7 +95,7 @@ async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder> use, int count,
     return count / elapsed.TotalSeconds;
 }
 
-async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbContextOptionsBuilder> use)
+async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbContextOptionsBuilder>? use)
 {
     await using var engine = await StartEngineAsync(use);
     var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
@@ -119,7 +119,7 @@ async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbCo
     return (Percentile(samples, 0.50), Percentile(samples, 0.99), samples[^1]);
 }
 
-async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder> use)
+async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder>? use)
 {
     var builder = Host.CreateApplicationBuilder();
     builder.Logging.ClearProviders();
@@ -132,15 +132,26 @@ async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder> use)
             o.Clients.Add(new LogoutRecipient($"client{i}", receivers[i].Endpoint));
         }
     });
-    builder.Services.AddAutoSignOutEntityFrameworkOutbox(use);
+    if (use is not null)
+    {
+        builder.Services.AddAutoSignOutEntityFrameworkOutbox(use);
+    }
+
     var host = builder.Build();
-    await host.Services.MigrateAutoSignOutOutboxAsync();
+    if (use is not null)
+    {
+        await host.Services.MigrateAutoSignOutOutboxAsync();
+    }
+
     await host.StartAsync();
     return new Engine(host);
 }
 
-IEnumerable<(string Name, Action<DbContextOptionsBuilder> Use, Func<Task> Cleanup)> Databases()
+IEnumerable<(string Name, Action<DbContextOptionsBuilder>? Use, Func<Task> Cleanup)> Databases()
 {
+    // Reference point: the engine and HTTP alone, with nothing durable.
+    yield return ("in-memory", null, () => Task.CompletedTask);
+
     var path = Path.Combine(Path.GetTempPath(), $"serverbench-{Guid.NewGuid():N}.db");
     var sqlite = $"Data Source={path}";
     yield return ("SQLite", o => o.UseSqlite(sqlite), () =>

@@ -15,6 +15,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     private const int DeadLettered = (int)LogoutNotificationState.DeadLettered;
 
     private readonly IDbContextFactory<TContext> _contexts;
+    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
 
     /// <summary>Creates the outbox over contexts made by <paramref name="contexts"/>.</summary>
     /// <param name="contexts">Makes a short-lived context per operation.</param>
@@ -25,7 +26,10 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.AddLogoutNotifications(notifications);
-        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        {
+            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>
@@ -43,10 +47,14 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             .Take(maxCount);
         // The lease condition is repeated on the updated row itself: a competing instance that locked the row first
         // leaves it leased, the re-check fails, and this instance skips it.
-        var taken = await rows
-            .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
-            .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
-            .ConfigureAwait(false);
+        int taken;
+        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        {
+            taken = await rows
+                .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+                .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
+                .ConfigureAwait(false);
+        }
         if (taken == 0)
         {
             return [];
@@ -57,13 +65,25 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     }
 
     /// <inheritdoc/>
-    public async ValueTask CompleteAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    public async ValueTask CompleteAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(notification);
+        ArgumentNullException.ThrowIfNull(notifications);
+        if (notifications.Count == 0)
+        {
+            return;
+        }
+
+        // Lease ids are fresh per lease and known only to their holder, so "id in ours and lease in ours" removes
+        // exactly the rows this instance still holds.
+        var ids = notifications.Select(n => n.Id).ToArray();
+        var leases = notifications.Where(n => n.LeaseId is not null).Select(n => n.LeaseId).Distinct().ToArray();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        await db.Set<LogoutOutboxEntry>()
-            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
-            .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        {
+            await db.Set<LogoutOutboxEntry>()
+                .Where(e => ids.Contains(e.Id) && leases.Contains(e.LeaseId))
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>
@@ -75,6 +95,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var token = notification.LogoutToken;
         var tokenExpires = notification.LogoutTokenExpiresAt?.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var writeLock = await WriteLockAsync(db, cancellationToken).ConfigureAwait(false);
         await db.Set<LogoutOutboxEntry>()
             .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
             .ExecuteUpdateAsync(
@@ -94,6 +115,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         ArgumentNullException.ThrowIfNull(notification);
         var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var writeLock = await WriteLockAsync(db, cancellationToken).ConfigureAwait(false);
         await db.Set<LogoutOutboxEntry>()
             .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
             .ExecuteUpdateAsync(
@@ -132,5 +154,26 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             stats.Oldest is { } oldest ? DateTimeOffset.FromUnixTimeMilliseconds(oldest) : null,
             stats.NextDue is { } due ? DateTimeOffset.FromUnixTimeMilliseconds(due) : null,
             stats.Dead);
+    }
+
+    /// <summary>
+    /// SQLite allows one writer at a time and answers a second with "busy", which its ADO.NET provider retries after
+    /// sleeping; queueing this process's writes in memory instead keeps them from sleeping on each other. Other
+    /// providers lock rows, not the database, and get no gate.
+    /// </summary>
+    private async ValueTask<IDisposable?> WriteLockAsync(DbContext db, CancellationToken cancellationToken)
+    {
+        if (db.Database.ProviderName != "Microsoft.EntityFrameworkCore.Sqlite")
+        {
+            return null;
+        }
+
+        await _sqliteWriter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new Release(_sqliteWriter);
+    }
+
+    private sealed class Release(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
     }
 }

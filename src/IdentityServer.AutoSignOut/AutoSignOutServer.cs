@@ -7,11 +7,11 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
 {
     private readonly ILogoutRecipientSource _recipients;
     private readonly LogoutTokenFactory _tokens;
-    private readonly ILogoutOutbox _outbox;
     private readonly ILogoutDispatchSignal _signal;
     private readonly TimeProvider _time;
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
+    private readonly GroupCommit<LogoutNotification> _enqueue;
 
     public AutoSignOutServer(
         ILogoutRecipientSource recipients,
@@ -24,11 +24,12 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
     {
         _recipients = recipients;
         _tokens = tokens;
-        _outbox = outbox;
         _signal = signal;
         _time = time;
         _telemetry = telemetry;
         _logger = logger;
+        // Concurrent sign-outs share one outbox transaction; each caller still returns only once its rows are stored.
+        _enqueue = new GroupCommit<LogoutNotification>(outbox.EnqueueAsync, maxBatch: 500);
     }
 
     public Task<int> SignOutEverywhereAsync(string subject, string reason = RevocationReasons.SignOutEverywhere, CancellationToken cancellationToken = default)
@@ -51,7 +52,7 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
             return 0;
         }
 
-        await _outbox.EnqueueAsync(notifications, cancellationToken).ConfigureAwait(false);
+        await _enqueue.AddAsync(notifications).WaitAsync(cancellationToken).ConfigureAwait(false);
         _telemetry.Enqueued.Add(notifications.Count);
         _logger.NotificationsEnqueued(notifications.Count, revocation.Reason);
         _signal.Notify();

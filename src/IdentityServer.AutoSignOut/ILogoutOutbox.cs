@@ -22,10 +22,13 @@ public interface ILogoutOutbox
     /// <param name="cancellationToken">Cancels the lease.</param>
     ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken);
 
-    /// <summary>Removes a delivered notification, if <paramref name="notification"/> still holds its lease.</summary>
-    /// <param name="notification">The delivered notification.</param>
+    /// <summary>
+    /// Removes delivered notifications, each only if it still holds its lease. The engine passes several at once
+    /// when deliveries finish together, so that a store can remove them in one transaction.
+    /// </summary>
+    /// <param name="notifications">The delivered notifications.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    ValueTask CompleteAsync(LogoutNotification notification, CancellationToken cancellationToken);
+    ValueTask CompleteAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes back a failed notification (attempts, next attempt time, last error, token) and releases its lease, if

@@ -47,13 +47,16 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
     }
 
     /// <inheritdoc/>
-    public ValueTask CompleteAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    public ValueTask CompleteAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            if (_rows.TryGetValue(notification.Id, out var row) && row.LeaseId == notification.LeaseId)
+            foreach (var notification in notifications)
             {
-                _rows.Remove(notification.Id);
+                if (_rows.TryGetValue(notification.Id, out var row) && row.LeaseId == notification.LeaseId)
+                {
+                    _rows.Remove(notification.Id);
+                }
             }
         }
 

@@ -21,6 +21,8 @@ namespace AutoSignOut.IdentityServer;
 /// </remarks>
 internal sealed class LogoutDeliverer : IDisposable
 {
+    private const string CircuitOpen = "the endpoint's circuit is open after repeated failures";
+
     private readonly ILogoutOutbox _outbox;
     private readonly LogoutTokenFactory _tokens;
     private readonly IHttpClientFactory _httpClients;
@@ -29,6 +31,7 @@ internal sealed class LogoutDeliverer : IDisposable
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly ResiliencePipelineRegistry<string> _pipelines;
+    private readonly GroupCommit<LogoutNotification> _completions;
 
     public LogoutDeliverer(
         ILogoutOutbox outbox,
@@ -47,6 +50,7 @@ internal sealed class LogoutDeliverer : IDisposable
         _telemetry = telemetry;
         _logger = logger;
         _pipelines = new ResiliencePipelineRegistry<string>();
+        _completions = new GroupCommit<LogoutNotification>(outbox.CompleteAsync, maxBatch: 500);
     }
 
     public async Task DeliverAsync(LogoutNotification notification, CancellationToken cancellationToken)
@@ -85,7 +89,10 @@ internal sealed class LogoutDeliverer : IDisposable
         }
         catch (BrokenCircuitException)
         {
-            error = "the endpoint's circuit is open after repeated failures";
+            // Keep the cause in sight: "circuit open" alone would hide why the endpoint failed.
+            error = notification.LastError is { } cause && !cause.StartsWith(CircuitOpen, StringComparison.Ordinal)
+                ? $"{CircuitOpen} (last failure: {cause})"
+                : notification.LastError ?? CircuitOpen;
         }
         catch (TimeoutRejectedException)
         {
@@ -157,8 +164,15 @@ internal sealed class LogoutDeliverer : IDisposable
 
     private async Task CompleteAsync(LogoutNotification notification)
     {
-        if (!await WriteOutcomeAsync(notification, _outbox.CompleteAsync).ConfigureAwait(false))
+        try
         {
+            await _completions.AddAsync([notification]).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The lease runs out and the notification is delivered again; the dispatcher must keep going.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.OutcomeNotWritten(ex, notification.Id);
             return;
         }
 
