@@ -18,51 +18,51 @@ namespace AutoSignOut.Browser.Tests;
 public sealed class LiveSignOutTests
 {
     private static readonly TimeSpan SignedOutWithin = TimeSpan.FromSeconds(1);
-    private static ClientAppServer? s_server;
-    private static IPlaywright? s_playwright;
-    private static IBrowser? s_browser;
-    private static string? s_skipReason;
+    private static ClientAppServer? _server;
+    private static IPlaywright? _playwright;
+    private static IBrowser? _browser;
+    private static string? _skipReason;
 
     public TestContext TestContext { get; set; } = null!;
 
-    private static ClientAppServer Server => s_server!;
+    private static ClientAppServer Server => _server!;
 
-    private static IBrowser Browser => s_browser!;
+    private static IBrowser Browser => _browser!;
 
     [ClassInitialize]
     public static async Task StartAsync(TestContext context)
     {
         if (!File.Exists(BrowserSession.ChromiumPath))
         {
-            s_skipReason = $"{BrowserSession.ChromiumPath} is missing: run eng/chromium.sh (installs Debian's chromium package).";
+            _skipReason = $"{BrowserSession.ChromiumPath} is missing: run eng/chromium.sh (installs Debian's chromium package).";
             return;
         }
 
-        s_server = await ClientAppServer.StartAsync();
-        (s_playwright, s_browser) = await BrowserSession.LaunchAsync();
+        _server = await ClientAppServer.StartAsync();
+        (_playwright, _browser) = await BrowserSession.LaunchAsync();
     }
 
     [ClassCleanup]
     public static async Task StopAsync()
     {
-        if (s_browser is not null)
+        if (_browser is not null)
         {
-            await s_browser.CloseAsync();
+            await _browser.CloseAsync();
         }
 
-        s_playwright?.Dispose();
-        if (s_server is not null)
+        _playwright?.Dispose();
+        if (_server is not null)
         {
-            await s_server.DisposeAsync();
+            await _server.DisposeAsync();
         }
     }
 
     [TestInitialize]
     public void SkipWithoutChromium()
     {
-        if (s_skipReason is not null)
+        if (_skipReason is not null)
         {
-            Assert.Inconclusive(s_skipReason);
+            Assert.Inconclusive(_skipReason);
         }
     }
 
