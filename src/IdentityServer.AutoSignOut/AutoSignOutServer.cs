@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AutoSignOut.IdentityServer;
 
@@ -7,7 +8,8 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
 {
     private readonly ILogoutRecipientSource _recipients;
     private readonly LogoutTokenFactory _tokens;
-    private readonly ILogoutDispatchSignal _signal;
+    private readonly LogoutDispatchSignal _signal;
+    private readonly IOptionsMonitor<AutoSignOutServerOptions> _options;
     private readonly TimeProvider _time;
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
@@ -17,8 +19,9 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         ILogoutRecipientSource recipients,
         LogoutTokenFactory tokens,
         ILogoutOutbox outbox,
-        ILogoutDispatchSignal signal,
+        LogoutDispatchSignal signal,
         TimeProvider time,
+        IOptionsMonitor<AutoSignOutServerOptions> options,
         AutoSignOutServerTelemetry telemetry,
         ILogger<AutoSignOutServer> logger)
     {
@@ -26,6 +29,7 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         _tokens = tokens;
         _signal = signal;
         _time = time;
+        _options = options;
         _telemetry = telemetry;
         _logger = logger;
         // Concurrent sign-outs share one outbox transaction; each caller still returns only once its rows are stored.
@@ -52,10 +56,46 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
             return 0;
         }
 
-        await _enqueue.AddAsync(notifications).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Rows this instance will deliver itself are stored already leased to it and handed to the dispatcher in
+        // memory: the happy path costs one write before delivery and none to find the rows again. Should this
+        // process stop first, the lease runs out and any instance sharing the outbox delivers them.
+        var handOver = _signal.TryReserve(notifications.Count);
+        if (handOver)
+        {
+            var leaseId = Guid.NewGuid();
+            var leaseExpiresAt = _time.GetUtcNow() + _options.CurrentValue.LeaseDuration;
+            foreach (var notification in notifications)
+            {
+                notification.LeaseId = leaseId;
+                notification.LeaseExpiresAt = leaseExpiresAt;
+            }
+        }
+
+        try
+        {
+            await _enqueue.AddAsync(notifications).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (handOver)
+            {
+                _signal.CancelReservation(notifications.Count);
+            }
+
+            throw;
+        }
+
         _telemetry.Enqueued.Add(notifications.Count);
         _logger.NotificationsEnqueued(notifications.Count, revocation.Reason);
-        _signal.Notify();
+        if (handOver)
+        {
+            _signal.HandOver(notifications);
+        }
+        else
+        {
+            _signal.Notify();
+        }
+
         return notifications.Count;
     }
 

@@ -30,6 +30,7 @@ internal sealed class LogoutDeliverer : IDisposable
     private readonly TimeProvider _time;
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
+    private readonly LogoutDispatchSignal _signal;
     private readonly ResiliencePipelineRegistry<string> _pipelines;
     private readonly GroupCommit<LogoutNotification> _completions;
 
@@ -40,6 +41,7 @@ internal sealed class LogoutDeliverer : IDisposable
         IOptionsMonitor<AutoSignOutServerOptions> options,
         TimeProvider time,
         AutoSignOutServerTelemetry telemetry,
+        LogoutDispatchSignal signal,
         ILogger<LogoutDeliverer> logger)
     {
         _outbox = outbox;
@@ -49,6 +51,7 @@ internal sealed class LogoutDeliverer : IDisposable
         _time = time;
         _telemetry = telemetry;
         _logger = logger;
+        _signal = signal;
         _pipelines = new ResiliencePipelineRegistry<string>();
         _completions = new GroupCommit<LogoutNotification>(outbox.CompleteAsync, maxBatch: 500);
     }
@@ -85,6 +88,7 @@ internal sealed class LogoutDeliverer : IDisposable
             notification.NextAttemptAt = _time.GetUtcNow();
             notification.LogoutToken = null;
             await WriteOutcomeAsync(notification, _outbox.RescheduleAsync).ConfigureAwait(false);
+            _signal.Notify();
             return;
         }
         catch (BrokenCircuitException)
@@ -206,6 +210,7 @@ internal sealed class LogoutDeliverer : IDisposable
         notification.NextAttemptAt = next.Value;
         if (await WriteOutcomeAsync(notification, _outbox.RescheduleAsync).ConfigureAwait(false))
         {
+            _signal.RetryAt(next.Value);
             _telemetry.Retried.Add(1, tag);
             _logger.NotificationRescheduled(notification.Id, notification.ClientId, notification.Endpoint, notification.Attempts, error, next.Value);
         }

@@ -25,6 +25,7 @@ internal sealed class LogoutDispatcher : BackgroundService
     private readonly Lock _inFlightGate = new();
     private readonly HashSet<Task> _inFlight = [];
     private SemaphoreSlim? _slots;
+    private DateTimeOffset _nextOutboxCheck;
 
     public LogoutDispatcher(
         ILogoutOutbox outbox,
@@ -61,9 +62,10 @@ internal sealed class LogoutDispatcher : BackgroundService
     {
         var options = _options.CurrentValue;
         _slots = new SemaphoreSlim(options.MaxConcurrentDeliveries, options.MaxConcurrentDeliveries);
+        _signal.HandOverCapacity = Math.Max(options.MaxConcurrentDeliveries * 16, 1024);
         _logger.DispatcherStarted(options.InstanceName);
         // Rows left by an earlier run are due now: look at once.
-        _signal.Notify();
+        _nextOutboxCheck = _time.GetUtcNow();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -71,7 +73,7 @@ internal sealed class LogoutDispatcher : BackgroundService
                 TimeSpan wait;
                 try
                 {
-                    wait = await DispatchDueAsync(options, stoppingToken).ConfigureAwait(false);
+                    wait = await DispatchAsync(options, stoppingToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
@@ -82,6 +84,7 @@ internal sealed class LogoutDispatcher : BackgroundService
 #pragma warning restore CA1031
                 {
                     _logger.OutboxUnavailable(ex, OutboxErrorDelay);
+                    _nextOutboxCheck = _time.GetUtcNow() + OutboxErrorDelay;
                     wait = OutboxErrorDelay;
                 }
 
@@ -103,18 +106,52 @@ internal sealed class LogoutDispatcher : BackgroundService
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);
+        await ReleaseHandedOverAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Leases and starts what is due; returns how long to sleep unless woken (zero: look again at once).</summary>
-    private async Task<TimeSpan> DispatchDueAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
+    /// <summary>Starts what is due; returns how long to sleep unless woken (zero: look again at once).</summary>
+    private async Task<TimeSpan> DispatchAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
     {
-        var free = _slots!.CurrentCount;
         var now = _time.GetUtcNow();
+
+        // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
+        while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))
+        {
+            if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now < options.LeaseDuration / 2)
+            {
+                // It waited in memory for half its lease: leave it to the outbox path, after the lease runs out, so
+                // that no other instance can be delivering it at the same time.
+                _nextOutboxCheck = Min(_nextOutboxCheck, handedOver.LeaseExpiresAt ?? now);
+                continue;
+            }
+
+            await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+            Start(handedOver, stoppingToken);
+        }
+
+        // 2. The outbox: retries that came due, rows of other instances, rows written by a binding's transaction.
+        var (requested, retry) = _signal.TakeOutboxWork();
+        if (requested)
+        {
+            _nextOutboxCheck = now;
+        }
+
+        if (retry is { } retryAt)
+        {
+            _nextOutboxCheck = Min(_nextOutboxCheck, retryAt);
+        }
+
+        if (_nextOutboxCheck > now)
+        {
+            return Min(_nextOutboxCheck - now, options.PollInterval);
+        }
+
+        var free = _slots.CurrentCount;
         var busy = options.MaxConcurrentDeliveries - free;
         if (free == 0 || (busy > 0 && free < Math.Max(1, options.MaxConcurrentDeliveries / 4)))
         {
-            // Under load, lease in batches rather than one row per finished delivery; a finishing delivery wakes the
-            // loop. An idle dispatcher (nothing busy) leases at once, so the happy path has no added delay.
+            // Under load, lease in batches rather than one row per finished delivery; a finishing delivery wakes
+            // the loop, and the check stays due.
             return options.PollInterval;
         }
 
@@ -127,26 +164,42 @@ internal sealed class LogoutDispatcher : BackgroundService
 
         if (leased.Count == free)
         {
+            // There may be more: look again as soon as slots come free.
             return TimeSpan.Zero;
         }
 
         var snapshot = await _outbox.GetSnapshotAsync(now, stoppingToken).ConfigureAwait(false);
         _telemetry.ObserveOutbox(snapshot, now);
-        if (snapshot.NextDueAt is { } due)
-        {
-            var untilDue = due - _time.GetUtcNow();
-            if (untilDue <= TimeSpan.Zero)
-            {
-                // Due already but not leased by us: another instance holds it or just took it. Look again soon,
-                // without spinning.
-                return leased.Count > 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(50);
-            }
-
-            return untilDue < options.PollInterval ? untilDue : options.PollInterval;
-        }
-
-        return options.PollInterval;
+        var nextPoll = now + options.PollInterval;
+        _nextOutboxCheck = snapshot.NextDueAt is { } due
+            ? (due <= now ? now + TimeSpan.FromMilliseconds(50) : Min(due, nextPoll)) // due but held by another instance
+            : nextPoll;
+        return Min(_nextOutboxCheck - now, options.PollInterval);
     }
+
+    private async Task ReleaseHandedOverAsync()
+    {
+        // Hand-overs that never got a slot go back to the outbox now rather than when their lease runs out.
+        var now = _time.GetUtcNow();
+        while (_signal.TryTakeHandedOver(out var notification))
+        {
+            notification.NextAttemptAt = now;
+            try
+            {
+                await _outbox.RescheduleAsync(notification, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Stopping: the lease runs out and the row is delivered later all the same.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _logger.OutcomeNotWritten(ex, notification.Id);
+            }
+        }
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private void Start(LogoutNotification notification, CancellationToken stoppingToken)
     {
@@ -166,7 +219,7 @@ internal sealed class LogoutDispatcher : BackgroundService
                 }
 
                 self._slots!.Release();
-                self._signal.Notify();
+                self._signal.Wake();
             },
             this,
             CancellationToken.None,

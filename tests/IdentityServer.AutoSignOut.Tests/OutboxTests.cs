@@ -108,10 +108,10 @@ public sealed class OutboxTests
         var first = (await outbox.LeaseDueAsync(1, now, now.AddMinutes(5), default)).Single();
         Assert.AreEqual(0, (await outbox.LeaseDueAsync(1, now.AddMinutes(4), now.AddMinutes(9), default)).Count);
         var second = (await outbox.LeaseDueAsync(1, now.AddMinutes(6), now.AddMinutes(11), default)).Single();
-        await outbox.CompleteAsync(first, default);
+        await outbox.CompleteAsync([first], default);
 
         Assert.AreEqual(1, (await outbox.GetSnapshotAsync(now.AddMinutes(6), default)).PendingCount, "a stale lease completed the row");
-        await outbox.CompleteAsync(second, default);
+        await outbox.CompleteAsync([second], default);
         Assert.AreEqual(0, (await outbox.GetSnapshotAsync(now.AddMinutes(6), default)).PendingCount);
     }
 
