@@ -11,21 +11,19 @@ using Microsoft.IdentityModel.Tokens;
 namespace AutoSignOut.AspNetCore;
 
 /// <summary>
-/// ASP.NET Core's <see cref="AuthenticationService"/> with two additions, so every scheme is covered without
-/// per-handler wiring: an authentication whose session was revoked fails (and a cookie is cleared), and a sign-in
-/// records a precise issue time and, when the principal has none, a session id.
+/// Decorates the app's <see cref="IAuthenticationService"/> (ASP.NET Core's, with its metrics) so every scheme is
+/// covered without per-handler wiring: an authentication whose session was revoked fails (and a cookie is cleared),
+/// and a sign-in records a precise issue time and, when the principal has none, a session id.
 /// </summary>
 internal sealed class AutoSignOutAuthenticationService(
-    IAuthenticationSchemeProvider schemes,
+    IAuthenticationService inner,
     IAuthenticationHandlerProvider handlers,
-    IClaimsTransformation transform,
-    IOptions<AuthenticationOptions> authenticationOptions,
     IOptions<AutoSignOutOptions> options,
     IRevokedSessionStore store,
     AutoSignOutMetrics metrics,
     TimeProvider time,
     ILogger<AutoSignOutAuthenticationService> logger)
-    : AuthenticationService(schemes, handlers, transform, authenticationOptions)
+    : IAuthenticationService
 {
     /// <summary>The authentication-properties item holding the sign-in time in ticks (the cookie's own is rounded to seconds).</summary>
     internal const string IssuedTicksItem = ".autosignout.issued";
@@ -34,9 +32,9 @@ internal sealed class AutoSignOutAuthenticationService(
 
     private readonly AutoSignOutOptions _options = options.Value;
 
-    public override async Task<AuthenticateResult> AuthenticateAsync(HttpContext context, string? scheme)
+    public async Task<AuthenticateResult> AuthenticateAsync(HttpContext context, string? scheme)
     {
-        var result = await base.AuthenticateAsync(context, scheme);
+        var result = await inner.AuthenticateAsync(context, scheme);
         if (!result.Succeeded)
         {
             return result;
@@ -61,16 +59,22 @@ internal sealed class AutoSignOutAuthenticationService(
         metrics.Refused("authentication");
         Log.RevokedCredentialsRefused(logger, "authentication", schemeName);
         if (_options.ClearRevokedCookies && !context.Response.HasStarted && !context.Items.ContainsKey(ClearedKey)
-            && await Handlers.GetHandlerAsync(context, schemeName) is CookieAuthenticationHandler)
+            && await handlers.GetHandlerAsync(context, schemeName) is CookieAuthenticationHandler)
         {
             context.Items[ClearedKey] = true;
-            await base.SignOutAsync(context, schemeName, null);
+            await inner.SignOutAsync(context, schemeName, null);
         }
 
         return AuthenticateResult.Fail("The session was signed out.");
     }
 
-    public override Task SignInAsync(HttpContext context, string? scheme, ClaimsPrincipal principal, AuthenticationProperties? properties)
+    public Task ChallengeAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.ChallengeAsync(context, scheme, properties);
+
+    public Task ForbidAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.ForbidAsync(context, scheme, properties);
+
+    public Task SignOutAsync(HttpContext context, string? scheme, AuthenticationProperties? properties) => inner.SignOutAsync(context, scheme, properties);
+
+    public Task SignInAsync(HttpContext context, string? scheme, ClaimsPrincipal principal, AuthenticationProperties? properties)
     {
         ArgumentNullException.ThrowIfNull(principal);
         properties ??= new AuthenticationProperties();
@@ -81,7 +85,7 @@ internal sealed class AutoSignOutAuthenticationService(
             Log.SessionIdAdded(logger, scheme);
         }
 
-        return base.SignInAsync(context, scheme, principal, properties);
+        return inner.SignInAsync(context, scheme, principal, properties);
     }
 
     /// <summary>When the credentials were issued: the precise sign-in time, else the ticket's, else the token's <c>iat</c> or <c>auth_time</c>.</summary>

@@ -76,7 +76,12 @@ internal sealed class CircuitHubGate
         {
             if (IsRevokedSecret(secret))
             {
-                Refuse(invocationContext, method == "ConnectCircuit" ? "circuit_reconnect" : "circuit_resume", "-", abort: true);
+                // Answered as Blazor answers an unknown circuit (false, null): the browser gives up and reloads the
+                // page, which the revoked cookie no longer opens. Nothing of the circuit is reached.
+                var where = method == "ConnectCircuit" ? "circuit_reconnect" : "circuit_resume";
+                _metrics.Refused(where);
+                Log.CircuitActivityRefused(_logger, where, "-");
+                return method == "ConnectCircuit" ? false : null;
             }
 
             connection.CircuitSecret = secret;

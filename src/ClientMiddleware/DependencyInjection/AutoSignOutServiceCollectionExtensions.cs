@@ -61,16 +61,21 @@ public static class AutoSignOutServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HubOptions>, AutoSignOutHubOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<CookieAuthenticationOptions>, AutoSignOutCookieOptionsSetup>());
 
-        // Every scheme authenticates through IAuthenticationService: deriving from the default one covers cookies,
-        // bearer tokens and any other handler. An application's own replacement is left alone.
+        // Every scheme authenticates through IAuthenticationService: decorating it covers cookies, bearer tokens and
+        // any other handler. AddAuthentication() uses TryAdd, so it keeps the decorated registration whatever the order.
         services.AddAuthenticationCore();
-        var current = services.LastOrDefault(d => d.ServiceType == typeof(IAuthenticationService));
-        if (current is null || current.ImplementationType == typeof(AuthenticationService))
-        {
-            services.RemoveAll<IAuthenticationService>();
-            services.AddScoped<IAuthenticationService, AutoSignOutAuthenticationService>();
-        }
+        var inner = services.Last(d => d.ServiceType == typeof(IAuthenticationService));
+        services.Remove(inner);
+        services.Add(ServiceDescriptor.Describe(
+            typeof(IAuthenticationService),
+            sp => ActivatorUtilities.CreateInstance<AutoSignOutAuthenticationService>(sp, CreateInner(sp, inner)),
+            inner.Lifetime));
 
         return new AutoSignOutBuilder(services);
     }
+
+    private static IAuthenticationService CreateInner(IServiceProvider services, ServiceDescriptor descriptor) => (IAuthenticationService)(
+        descriptor.ImplementationInstance
+        ?? descriptor.ImplementationFactory?.Invoke(services)
+        ?? ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!));
 }

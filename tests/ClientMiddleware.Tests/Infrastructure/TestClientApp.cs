@@ -86,6 +86,7 @@ internal sealed class TestClientApp : IAsyncDisposable
             .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme, JwtBearerDefaults.AuthenticationScheme)
             .RequireAuthenticatedUser()));
         builder.Services.AddSignalR();
+        builder.Services.AddSingleton<InvocationLog>();
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -106,7 +107,7 @@ internal sealed class TestClientApp : IAsyncDisposable
             await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
             return Results.Text(principal.FindSessionId()?.Value);
         });
-        app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization("hub");
+        app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization();
         app.MapBackChannelLogout();
         app.MapHub<TestHub>("/hub");
         await app.StartAsync();
@@ -158,6 +159,15 @@ internal sealed class TestClientApp : IAsyncDisposable
             return await response.Content.ReadAsStringAsync();
         }
 
+        /// <summary>Puts cookies back, as a client that ignores Set-Cookie would keep sending them.</summary>
+        public void RestoreCookies(string cookieHeader)
+        {
+            foreach (var cookie in cookieHeader.Split("; ", StringSplitOptions.RemoveEmptyEntries))
+            {
+                Cookies.SetCookies(new Uri(app.BaseAddress), cookie);
+            }
+        }
+
         public async Task<HttpResponseMessage> GetMeAsync()
         {
             var handler = new HttpClientHandler { CookieContainer = Cookies, UseCookies = true, AllowAutoRedirect = false };
@@ -180,9 +190,23 @@ internal sealed class TestClientApp : IAsyncDisposable
 }
 
 [Authorize("hub")]
-public sealed class TestHub : Hub
+public sealed class TestHub(InvocationLog log) : Hub
 {
-    public string Echo(string value) => value;
+    public string Echo(string value)
+    {
+        log.Record(value);
+        return value;
+    }
+}
+
+/// <summary>What the hub actually executed, to assert on the server side.</summary>
+public sealed class InvocationLog
+{
+    private readonly ConcurrentQueue<string> _values = new();
+
+    public IReadOnlyCollection<string> Values => _values;
+
+    public void Record(string value) => _values.Enqueue(value);
 }
 
 /// <summary>A SignalR client connection that records the sign-out message and its close.</summary>
