@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test of the repository on a fresh machine: installs and starts what the tests need (Debian's
+# PostgreSQL and Chromium, on 127.0.0.1 only), builds, runs all test projects, stops the services, and ends with
+# one line "N passed, N failed, N skipped". Exits non-zero on any failure. Needs no standard input.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PLAYWRIGHT_BROWSERS_PATH=0
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+cleanup() {
+  if [ -x eng/postgres.sh ] && [ -n "${AUTOSIGNOUT_TEST_POSTGRES:-}" ]; then
+    eng/postgres.sh stop >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+
+echo "== services"
+if [ -x eng/postgres.sh ]; then
+  if pg_env=$(eng/postgres.sh start); then
+    eval "$pg_env"
+    echo "PostgreSQL: started on 127.0.0.1"
+  else
+    echo "PostgreSQL: could not be started; PostgreSQL tests will report inconclusive" >&2
+  fi
+fi
+if [ -x eng/chromium.sh ]; then
+  eng/chromium.sh || echo "Chromium: could not be installed; browser tests will report inconclusive" >&2
+fi
+
+echo "== Duende.IdentityServer"
+if dotnet nuget list source >/dev/null 2>&1 && ls "$HOME/.nuget/packages/duende.identityserver" >/dev/null 2>&1; then
+  echo "Duende.IdentityServer is in the local package cache."
+else
+  echo "Skipped: the Duende.IdentityServer package is not served by this machine's NuGet registry, so no Duende binding is built or tested here."
+fi
+
+echo "== build"
+dotnet build AutoSignOut.slnx -c Release >"$results/build.log" 2>&1
+build_status=$?
+grep -E 'error|Warn|Elapsed' "$results/build.log" | sort -u | tail -n 30
+if [ "$build_status" -ne 0 ]; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== test"
+dotnet test AutoSignOut.slnx -c Release --no-build -m:1 \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" 2>&1 \
+  | grep -v -E '^\s+Passed ' | tail -n 400
+status=${PIPESTATUS[0]}
+
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get inconclusive) + $(get notExecuted)))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The runner failed without a failed test (a crashed test host, a build error): count it as a failure.
+  failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
