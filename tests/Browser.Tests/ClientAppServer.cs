@@ -29,8 +29,16 @@ internal sealed class ClientAppServer : IAsyncDisposable
             ["--urls=http://127.0.0.1:0", "--environment=Development", "--Logging:LogLevel:Default=Warning"],
             builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ClientAppServer(app, address.TrimEnd('/'));
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+
+        // Compile the pages the timed steps land on, so a measurement does not include their first render.
+        using var http = new HttpClient { BaseAddress = new Uri(address) };
+        foreach (var path in (string[])["/signed-out?reason=warm_up", "/sign-in", "/"])
+        {
+            (await http.GetAsync(path)).EnsureSuccessStatusCode();
+        }
+
+        return new ClientAppServer(app, address);
     }
 
     public async ValueTask DisposeAsync()

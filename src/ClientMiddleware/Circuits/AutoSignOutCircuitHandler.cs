@@ -151,12 +151,15 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         };
 
     /// <summary>Registers the circuit under the keys of <paramref name="principal"/>, replacing an earlier registration.</summary>
-    internal void Attach(CircuitHubConnection? hub, ClaimsPrincipal? principal)
+    /// <param name="hub">The Blazor hub connection carrying the circuit, when known.</param>
+    /// <param name="principal">The circuit's user.</param>
+    /// <param name="issuedAt">When the user's credentials were issued, when not known from <paramref name="hub"/>; default: now.</param>
+    internal void Attach(CircuitHubConnection? hub, ClaimsPrincipal? principal, DateTimeOffset? issuedAt = null)
     {
         _hub = hub;
         var previous = _connection;
         var keys = principal?.Identity?.IsAuthenticated == true ? _options.ConnectionKeys(principal) : [];
-        var issuedAt = hub?.IssuedAt ?? _time.GetUtcNow();
+        var issued = hub?.IssuedAt ?? issuedAt ?? _time.GetUtcNow();
         var issuer = keys.Count > 0 ? principal!.FindIssuer() : null;
         if (previous is not null)
         {
@@ -179,7 +182,7 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
             return;
         }
 
-        var connection = new CircuitLiveConnection(this, _circuitId, issuer, keys, issuedAt);
+        var connection = new CircuitLiveConnection(this, _circuitId, issuer, keys, issued);
         _connection = connection;
         if (hub is not null)
         {
@@ -189,7 +192,7 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         // Registered before the revocation check: a signal that lands in between either sees the circuit or is seen by the check.
         _registry.Register(connection);
         Log.CircuitRegistered(_logger, _circuitId);
-        if (_store.IsRevoked(issuer, keys, issuedAt) && connection.TryMarkSignedOut())
+        if (_store.IsRevoked(issuer, keys, issued) && connection.TryMarkSignedOut())
         {
             _ = SignOutAsync(connection, reason: null, CancellationToken.None).AsTask();
         }
