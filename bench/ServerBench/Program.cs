@@ -23,13 +23,14 @@ using Npgsql;
 
 var notifications = ArgInt("--notifications", 4000);
 var latencySamples = ArgInt("--latency-samples", 300);
+var callers = ArgInt("--callers", 64);
 const int Receivers = 4;
 
 using var rsa = RSA.Create(2048);
 var key = new RsaSecurityKey(rsa) { KeyId = "bench-key" };
 var signing = new SigningCredentials(key, SecurityAlgorithms.RsaSha256);
 
-Console.WriteLine($"ServerBench on {Environment.ProcessorCount} cores, .NET {Environment.Version}; {notifications} notifications per run, {Receivers} loopback receivers.");
+Console.WriteLine($"ServerBench on {Environment.ProcessorCount} cores, .NET {Environment.Version}; {notifications} notifications per run, {Receivers} loopback receivers, {callers} concurrent callers.");
 Console.WriteLine();
 
 var signsPerCore = MeasureSigning(rsa, threads: 1);
@@ -73,7 +74,7 @@ async Task<double> MeasureThroughputAsync(Action<DbContextOptionsBuilder>? use, 
     // Warm-up run (JIT, connection pools, HTTP connections), then the measured run on a fresh engine.
     await RunBatchAsync(use, Math.Min(500, notifications), quiet: true);
     var perSecond = await RunBatchAsync(use, notifications, quiet: false);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-10} {notifications} notifications delivered at {perSecond:F0}/s (enqueue of the first to acceptance of the last)"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {notifications} notifications delivered at {perSecond:F0}/s (enqueue of the first to acceptance of the last)"));
     return perSecond;
 }
 
@@ -84,7 +85,7 @@ async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder>? use, int count
     var before = receivers.Sum(r => r.Accepted);
     var started = Stopwatch.GetTimestamp();
     // Callers enqueue concurrently, as sign-outs arrive from many requests at once.
-    await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+    await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = callers }, async (i, ct) =>
         await server.RevokeAsync(new Revocation { Subject = $"user-{i}", SessionId = $"s-{i}", ClientIds = [$"client{i % Receivers}"] }, ct));
     while (receivers.Sum(r => r.Accepted) - before < count)
     {
@@ -154,7 +155,8 @@ IEnumerable<(string Name, Action<DbContextOptionsBuilder>? Use, Func<Task> Clean
 
     var path = Path.Combine(Path.GetTempPath(), $"serverbench-{Guid.NewGuid():N}.db");
     var sqlite = $"Data Source={path}";
-    yield return ("SQLite", o => o.UseSqlite(sqlite), () =>
+    yield return ("SQLite (synchronous=FULL)", o => o.UseSqlite(sqlite), () => Task.CompletedTask);
+    yield return ("SQLite (WAL, synchronous=NORMAL: the default registration)", o => o.UseSqlite(sqlite).AddInterceptors(new SqliteSynchronousNormalInterceptor()), () =>
     {
         SqliteConnection.ClearAllPools();
         foreach (var file in new[] { path, path + "-wal", path + "-shm" })

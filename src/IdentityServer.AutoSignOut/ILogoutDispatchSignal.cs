@@ -31,6 +31,9 @@ internal sealed class LogoutDispatchSignal : ILogoutDispatchSignal
     private int _outboxRequested = 1;
     private long _earliestRetryTicks = long.MaxValue;
 
+    /// <summary>Whether a dispatcher is running to take hand-overs; without one, rows are stored unleased.</summary>
+    public bool DispatcherRunning { get; set; }
+
     /// <summary>How many notifications may wait in memory for a delivery slot.</summary>
     public int HandOverCapacity { get; set; } = 4096;
 
@@ -46,6 +49,11 @@ internal sealed class LogoutDispatchSignal : ILogoutDispatchSignal
     /// <summary>Reserves room for <paramref name="count"/> hand-overs; false when the in-memory queue is full.</summary>
     public bool TryReserve(int count)
     {
+        if (!DispatcherRunning)
+        {
+            return false;
+        }
+
         if (Interlocked.Add(ref _reserved, count) <= HandOverCapacity)
         {
             return true;

@@ -63,6 +63,7 @@ internal sealed class LogoutDispatcher : BackgroundService
         var options = _options.CurrentValue;
         _slots = new SemaphoreSlim(options.MaxConcurrentDeliveries, options.MaxConcurrentDeliveries);
         _signal.HandOverCapacity = Math.Max(options.MaxConcurrentDeliveries * 16, 1024);
+        _signal.DispatcherRunning = true;
         _logger.DispatcherStarted(options.InstanceName);
         // Rows left by an earlier run are due now: look at once.
         _nextOutboxCheck = _time.GetUtcNow();
@@ -97,6 +98,8 @@ internal sealed class LogoutDispatcher : BackgroundService
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+
+        _signal.DispatcherRunning = false;
 
         // Deliveries in flight see the cancellation and hand their rows back; wait for them to do so.
         Task[] pending;

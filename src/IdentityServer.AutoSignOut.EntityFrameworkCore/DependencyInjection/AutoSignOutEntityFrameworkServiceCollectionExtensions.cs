@@ -19,13 +19,13 @@ public static class AutoSignOutEntityFrameworkServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configure">
     /// Chooses the provider and connection, for example <c>o =&gt; o.UseNpgsql(connectionString)</c>; by default SQLite
-    /// with <see cref="DefaultSqliteConnectionString"/>.
+    /// with <see cref="DefaultSqliteConnectionString"/>, write-ahead logging and <see cref="SqliteSynchronousNormalInterceptor"/>.
     /// </param>
     /// <returns>The service collection, for chaining.</returns>
     public static IServiceCollection AddAutoSignOutEntityFrameworkOutbox(this IServiceCollection services, Action<DbContextOptionsBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddDbContextFactory<AutoSignOutDbContext>(configure ?? (static o => o.UseSqlite(DefaultSqliteConnectionString)));
+        services.AddDbContextFactory<AutoSignOutDbContext>(configure ?? (static o => o.UseSqlite(DefaultSqliteConnectionString).AddInterceptors(new SqliteSynchronousNormalInterceptor())));
         return services.AddAutoSignOutEntityFrameworkOutbox<AutoSignOutDbContext>();
     }
 

@@ -33,6 +33,9 @@ internal sealed class EngineHost : IAsyncDisposable
         {
             o.Issuer = TestKeys.Issuer;
             o.SigningCredentials = TestKeys.Signing;
+            // Tests move fake time in jumps while real requests are in flight; a request must not "time out" because
+            // a few jumps passed while a busy machine served it. (Timeouts themselves are Polly's, tested there.)
+            o.AttemptTimeout = TimeSpan.FromMinutes(1);
             configure?.Invoke(o);
         });
         if (database is not null)
