@@ -73,20 +73,29 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
     {
         ArgumentNullException.ThrowIfNull(circuit);
 
-        // Handlers run on the circuit's dispatcher: keep it, so a signal from any thread acts on the circuit there.
-        _dispatcher = SynchronizationContext.Current;
-        _circuitId = circuit.Id;
         var hub = CircuitHubConnection.Current;
         var principal = hub?.User;
         if (hub is null)
         {
-            Log.CircuitWithoutHubConnection(_logger, _circuitId);
+            Log.CircuitWithoutHubConnection(_logger, circuit.Id);
             if (_circuitServices.GetService<AuthenticationStateProvider>() is { } provider)
             {
                 principal = (await provider.GetAuthenticationStateAsync()).User;
             }
         }
 
+        Open(circuit.Id, hub, principal);
+    }
+
+    /// <summary>Starts tracking a circuit. Called on the circuit's dispatcher.</summary>
+    /// <param name="circuitId">The circuit id, for logs and telemetry.</param>
+    /// <param name="hub">The Blazor hub connection carrying the circuit, when known.</param>
+    /// <param name="principal">The circuit's user.</param>
+    internal void Open(string circuitId, CircuitHubConnection? hub, ClaimsPrincipal? principal)
+    {
+        // Handlers run on the circuit's dispatcher: keep it, so a signal from any thread acts on the circuit there.
+        _dispatcher = SynchronizationContext.Current;
+        _circuitId = circuitId;
         Attach(hub, principal);
     }
 
