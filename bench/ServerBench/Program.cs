@@ -156,16 +156,7 @@ IEnumerable<(string Name, Action<DbContextOptionsBuilder>? Use, Func<Task> Clean
     var path = Path.Combine(Path.GetTempPath(), $"serverbench-{Guid.NewGuid():N}.db");
     var sqlite = $"Data Source={path}";
     yield return ("SQLite (synchronous=FULL)", o => o.UseSqlite(sqlite), () => Task.CompletedTask);
-    yield return ("SQLite (WAL, synchronous=NORMAL: the default registration)", o => o.UseSqlite(sqlite).AddInterceptors(new SqliteSynchronousNormalInterceptor()), () =>
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
-        {
-            File.Delete(file);
-        }
-
-        return Task.CompletedTask;
-    });
+    yield return ("SQLite (WAL, synchronous=NORMAL: the default registration)", o => o.UseSqlite(sqlite).AddInterceptors(new SqliteSynchronousNormalInterceptor()), DeleteSqlite);
 
     var server = Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_POSTGRES");
     if (string.IsNullOrEmpty(server))
@@ -183,14 +174,27 @@ IEnumerable<(string Name, Action<DbContextOptionsBuilder>? Use, Func<Task> Clean
     }
 
     var pg = new NpgsqlConnectionStringBuilder(server) { Database = database, MaxPoolSize = 100 }.ToString();
-    yield return ("PostgreSQL", o => o.UseNpgsql(pg), async () =>
+    yield return ("PostgreSQL", o => o.UseNpgsql(pg), DropPostgres);
+
+    Task DeleteSqlite()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(file);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    async Task DropPostgres()
     {
         NpgsqlConnection.ClearAllPools();
         await using var admin = new NpgsqlConnection(server);
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {database} WITH (FORCE)", admin);
         await drop.ExecuteNonQueryAsync();
-    });
+    }
 }
 
 static double MeasureSigning(RSA rsa, int threads)

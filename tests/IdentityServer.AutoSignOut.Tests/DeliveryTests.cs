@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using AutoSignOut.IdentityServer.Tests.Infrastructure;
 using AutoSignOut.IdentityServer.EntityFrameworkCore;
+using AutoSignOut.IdentityServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
