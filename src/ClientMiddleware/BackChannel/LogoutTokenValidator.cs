@@ -1,7 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace AutoSignOut.AspNetCore;
 
@@ -24,7 +22,6 @@ internal sealed class LogoutTokenValidator
     private readonly TimeProvider _time;
     private readonly ILogoutTokenReplayCache _replayCache;
     private readonly ProviderKeys[] _providers;
-    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
 
     public LogoutTokenValidator(IOptions<AutoSignOutOptions> options, IHttpClientFactory httpClientFactory, TimeProvider time, ILogoutTokenReplayCache replayCache)
     {
@@ -37,34 +34,26 @@ internal sealed class LogoutTokenValidator
 
     public async ValueTask<LogoutTokenValidationResult> ValidateAsync(string token, CancellationToken cancellationToken)
     {
-        JsonWebToken jwt;
-        try
+        if (!JwsParts.TryParse(token, out var jws))
         {
-            jwt = new JsonWebToken(token);
-        }
-        catch (Exception e) when (e is ArgumentException or SecurityTokenMalformedException or JsonException or FormatException)
-        {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MalformedToken, "The logout token is not a well-formed JWT.");
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MalformedToken, "The logout token is not a well-formed signed JWT.");
         }
 
-        if (jwt.IsEncrypted)
-        {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MalformedToken, "Encrypted logout tokens are not supported.");
-        }
-
-        var alg = jwt.Alg;
+        using var payload = jws.Payload;
+        var alg = jws.Algorithm;
         if (string.IsNullOrEmpty(alg) || string.Equals(alg, "none", StringComparison.OrdinalIgnoreCase) || !_options.AllowedAlgorithms.Contains(alg))
         {
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.UnsupportedAlgorithm, "The logout token's signing algorithm is not accepted.");
         }
 
-        if (!IsAcceptedType(jwt.Typ))
+        if (!IsAcceptedType(jws.Type))
         {
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidType, "The logout token's 'typ' header is not 'logout+jwt'.");
         }
 
-        // The payload is read before the signature is checked only to pick the provider; nothing else is trusted yet.
-        var issuer = jwt.Issuer;
+        // The issuer is read before the signature is checked only to pick the provider whose keys must verify it.
+        var root = payload.RootElement;
+        var issuer = GetString(root, "iss");
         var keys = FindProvider(issuer);
         if (keys is null)
         {
@@ -75,8 +64,7 @@ internal sealed class LogoutTokenValidator
         try
         {
             snapshot = await keys.GetAsync(cancellationToken);
-            var kid = jwt.Kid;
-            if (!string.IsNullOrEmpty(kid) && !snapshot.HasKey(kid))
+            if (jws.KeyId is { Length: > 0 } kid && !snapshot.HasKey(kid))
             {
                 snapshot = await keys.RefreshForUnknownKeyAsync(cancellationToken) ?? snapshot;
                 if (!snapshot.HasKey(kid))
@@ -95,20 +83,43 @@ internal sealed class LogoutTokenValidator
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, "The logout token's issuer is not accepted.");
         }
 
-        var validation = await _handler.ValidateTokenAsync(jwt, snapshot.Parameters);
-        if (!validation.IsValid)
+        if (!snapshot.Verify(jws, alg))
         {
-            return validation.Exception switch
-            {
-                SecurityTokenInvalidAudienceException => LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidAudience, "The logout token's audience is not this client."),
-                SecurityTokenInvalidIssuerException => LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, "The logout token's issuer is not accepted."),
-                SecurityTokenInvalidAlgorithmException => LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.UnsupportedAlgorithm, "The logout token's signing algorithm is not accepted."),
-                SecurityTokenSignatureKeyNotFoundException => LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.UnknownKey, "The logout token's signing key is unknown."),
-                _ => LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidSignature, "The logout token's signature is not valid."),
-            };
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidSignature, "The logout token's signature is not valid.");
         }
 
-        return await ValidateClaimsAsync(jwt, snapshot.Issuer, cancellationToken);
+        if (!HasAudience(root, keys.Provider.ClientIds))
+        {
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidAudience, "The logout token's audience is not this client.");
+        }
+
+        return await ValidateClaimsAsync(root, snapshot.Issuer, cancellationToken);
+    }
+
+    private static bool HasAudience(JsonElement root, IList<string> clientIds)
+    {
+        if (!root.TryGetProperty("aud", out var aud))
+        {
+            return false;
+        }
+
+        if (aud.ValueKind == JsonValueKind.String)
+        {
+            return clientIds.Contains(aud.GetString()!);
+        }
+
+        if (aud.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in aud.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.String && clientIds.Contains(item.GetString()!))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private bool IsAcceptedType(string? typ)
@@ -146,10 +157,8 @@ internal sealed class LogoutTokenValidator
         return null;
     }
 
-    private async ValueTask<LogoutTokenValidationResult> ValidateClaimsAsync(JsonWebToken jwt, string issuer, CancellationToken cancellationToken)
+    private async ValueTask<LogoutTokenValidationResult> ValidateClaimsAsync(JsonElement root, string issuer, CancellationToken cancellationToken)
     {
-        using var payload = JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
-        var root = payload.RootElement;
         var now = _time.GetUtcNow();
         var skew = _options.ClockSkew;
 

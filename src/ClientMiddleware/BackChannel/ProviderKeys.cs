@@ -86,34 +86,55 @@ internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions o
         var keys = new List<SecurityKey>(provider.SigningKeys.Count + discovered.Count);
         keys.AddRange(provider.SigningKeys);
         keys.AddRange(discovered);
-        var parameters = new TokenValidationParameters
-        {
-            ValidIssuer = issuer,
-            ValidAudiences = [.. provider.ClientIds],
-            IssuerSigningKeys = keys,
-            ValidAlgorithms = [.. options.AllowedAlgorithms],
-            RequireSignedTokens = true,
-            RequireExpirationTime = false,
-            // iat, exp and nbf are checked against the TimeProvider in LogoutTokenValidator.
-            ValidateLifetime = false,
-            ValidateIssuer = true,
-            ValidateAudience = true,
-            ValidateIssuerSigningKey = false,
-            TryAllIssuerSigningKeys = true,
-            ClockSkew = options.ClockSkew,
-        };
-        return new Snapshot(issuer, keys, parameters, fetchedTicks);
+        return new Snapshot(issuer, keys, fetchedTicks);
     }
 
-    internal sealed record Snapshot(string Issuer, IReadOnlyList<SecurityKey> Keys, TokenValidationParameters Parameters, long FetchedTicks)
+    internal sealed record Snapshot(string Issuer, IReadOnlyList<SecurityKey> Keys, long FetchedTicks)
     {
+        /// <summary>Whether a key may verify a token with this <c>kid</c>: one with that id, or one configured without an id.</summary>
         public bool HasKey(string kid)
         {
             foreach (var key in Keys)
             {
-                if (string.Equals(key.KeyId, kid, StringComparison.Ordinal))
+                if (string.IsNullOrEmpty(key.KeyId) || string.Equals(key.KeyId, kid, StringComparison.Ordinal))
                 {
                     return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>
+        /// Verifies the signature with the key named by <c>kid</c>, or, without one, with each key that supports the
+        /// algorithm. A key never verifies an algorithm of another family (an RSA key cannot check HS256).
+        /// </summary>
+        public bool Verify(JwsParts jws, string algorithm)
+        {
+            foreach (var key in Keys)
+            {
+                if (jws.KeyId is { Length: > 0 } kid && !string.IsNullOrEmpty(key.KeyId) && !string.Equals(key.KeyId, kid, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var factory = key.CryptoProviderFactory;
+                if (!factory.IsSupportedAlgorithm(algorithm, key))
+                {
+                    continue;
+                }
+
+                var verifier = factory.CreateForVerifying(key, algorithm);
+                try
+                {
+                    if (verifier.Verify(jws.SigningInput, jws.Signature))
+                    {
+                        return true;
+                    }
+                }
+                finally
+                {
+                    factory.ReleaseSignatureProvider(verifier);
                 }
             }
 

@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using System.Text.Json;
+
+namespace AutoSignOut.AspNetCore;
+
+/// <summary>
+/// A compact-serialized JWS split into its parts (RFC 7515 §7.1): the protected header's <c>alg</c>, <c>typ</c> and
+/// <c>kid</c>, the payload as JSON, the signing input and the signature. Parsing checks only the form; nothing is trusted.
+/// </summary>
+internal readonly struct JwsParts
+{
+    private const int MaxTokenLength = 64 * 1024;
+
+    private JwsParts(string? algorithm, string? type, string? keyId, JsonDocument payload, byte[] signingInput, byte[] signature)
+    {
+        Algorithm = algorithm;
+        Type = type;
+        KeyId = keyId;
+        Payload = payload;
+        SigningInput = signingInput;
+        Signature = signature;
+    }
+
+    public string? Algorithm { get; }
+
+    public string? Type { get; }
+
+    public string? KeyId { get; }
+
+    public JsonDocument Payload { get; }
+
+    public byte[] SigningInput { get; }
+
+    public byte[] Signature { get; }
+
+    public static bool TryParse(string token, out JwsParts parts)
+    {
+        parts = default;
+        if (token.Length > MaxTokenLength)
+        {
+            return false;
+        }
+
+        var first = token.IndexOf('.');
+        var second = first < 0 ? -1 : token.IndexOf('.', first + 1);
+        if (first <= 0 || second < 0 || second == first + 1 || token.IndexOf('.', second + 1) >= 0)
+        {
+            // Not three non-empty-header/payload parts: an unsigned or encrypted (five-part) token, or garbage.
+            return false;
+        }
+
+        try
+        {
+            var header = Base64Url.DecodeFromChars(token.AsSpan(0, first));
+            var payloadBytes = Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1));
+            var signature = Base64Url.DecodeFromChars(token.AsSpan(second + 1));
+            if (!TryReadHeader(header, out var alg, out var typ, out var kid))
+            {
+                return false;
+            }
+
+            var payload = JsonDocument.Parse(payloadBytes, new JsonDocumentOptions { MaxDepth = 16 });
+            if (payload.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                payload.Dispose();
+                return false;
+            }
+
+            parts = new JwsParts(alg, typ, kid, payload, Encoding.ASCII.GetBytes(token, 0, second), signature);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryReadHeader(byte[] header, out string? alg, out string? typ, out string? kid)
+    {
+        alg = typ = kid = null;
+        using var json = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 });
+        var root = json.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "alg" when property.Value.ValueKind == JsonValueKind.String:
+                    alg = property.Value.GetString();
+                    break;
+                case "typ" when property.Value.ValueKind == JsonValueKind.String:
+                    typ = property.Value.GetString();
+                    break;
+                case "kid" when property.Value.ValueKind == JsonValueKind.String:
+                    kid = property.Value.GetString();
+                    break;
+                case "alg" or "typ" or "kid":
+                    return false;
+                case "crit":
+                    // RFC 7515 §4.1.11: extensions a recipient does not understand make the JWS invalid; we understand none.
+                    return false;
+                case "enc" or "zip":
+                    return false;
+            }
+        }
+
+        return alg is not null;
+    }
+}
