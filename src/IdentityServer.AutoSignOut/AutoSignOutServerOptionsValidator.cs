@@ -37,8 +37,7 @@ internal sealed class AutoSignOutServerOptionsValidator : IValidateOptions<AutoS
         }
 
         // A lease must outlive the longest dispatch, or another instance could take the row while it is in flight.
-        var longestDispatch = options.AttemptTimeout * (options.ImmediateRetries + 1)
-            + options.ImmediateRetryDelay * ((1 << options.ImmediateRetries) - 1) * 2;
+        var longestDispatch = LongestDispatch(options);
         if (options.LeaseDuration <= longestDispatch)
         {
             failures.Add($"{nameof(options.LeaseDuration)} ({options.LeaseDuration}) must exceed the longest dispatch ({longestDispatch}): attempt timeout times attempts plus quick-retry delays.");
@@ -60,6 +59,14 @@ internal sealed class AutoSignOutServerOptionsValidator : IValidateOptions<AutoS
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>
+    /// The longest one dispatch can hold a lease: every attempt timing out, plus the quick-retry delays at their
+    /// largest (jitter can double an exponential delay).
+    /// </summary>
+    public static TimeSpan LongestDispatch(AutoSignOutServerOptions options)
+        => (options.AttemptTimeout * (options.ImmediateRetries + 1))
+            + (options.ImmediateRetryDelay * ((1 << Math.Clamp(options.ImmediateRetries, 0, 10)) - 1) * 2);
 
     private static void RequirePositive(List<string> failures, string name, TimeSpan value)
     {

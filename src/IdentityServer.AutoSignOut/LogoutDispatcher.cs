@@ -116,14 +116,15 @@ internal sealed class LogoutDispatcher : BackgroundService
     private async Task<TimeSpan> DispatchAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
     {
         var now = _time.GetUtcNow();
+        var longestDispatch = AutoSignOutServerOptionsValidator.LongestDispatch(options);
 
         // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
         while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))
         {
-            if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now < options.LeaseDuration / 2)
+            if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now <= longestDispatch)
             {
-                // It waited in memory for half its lease: leave it to the outbox path, after the lease runs out, so
-                // that no other instance can be delivering it at the same time.
+                // It waited in memory so long that its lease could run out mid-delivery: leave it to the outbox
+                // path, after the lease runs out, so that no other instance can be delivering it at the same time.
                 _nextOutboxCheck = Min(_nextOutboxCheck, handedOver.LeaseExpiresAt ?? now);
                 continue;
             }
