@@ -62,7 +62,12 @@ start() {
   fi
 
   local data port pwfile
-  data=$(mktemp -d "${TMPDIR:-/tmp}/autosignout-pg.XXXXXX")
+  # As root the server runs as postgres, which must be able to reach the data directory: use /tmp, not $TMPDIR.
+  local base="${TMPDIR:-/tmp}"
+  if [[ $(id -u) -eq 0 ]]; then
+    base=/tmp
+  fi
+  data=$(mktemp -d "$base/autosignout-pg.XXXXXX")
   port=$(free_port)
   pwfile="$data/pwfile"
   echo "$password" >"$pwfile"
