@@ -18,6 +18,12 @@ if (args.Length >= 2 && args[0] == "--serve")
     return;
 }
 
+if (args.Length >= 1 && args[0] == "--micro")
+{
+    await Micro.RunAsync();
+    return;
+}
+
 var connectionCounts = Arg("--connections", "1000,10000").Split(',').Select(int.Parse).ToArray();
 var samples = int.Parse(Arg("--samples", "200"), CultureInfo.InvariantCulture);
 var output = Arg("--out", Path.Combine("bench", "results", "client-bench.md"));

@@ -285,6 +285,20 @@ public sealed class SignOutEffectTests
     }
 
     [TestMethod]
+    public async Task An_ES256_token_verifies_with_an_EC_key_and_not_with_an_RSA_key()
+    {
+        await _app.DisposeAsync();
+        using var ec = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var ecKey = new Microsoft.IdentityModel.Tokens.ECDsaSecurityKey(ec) { KeyId = "ec-1" };
+        _app = await TestClientApp.StartAsync(_op, o => o.Providers[0].SigningKeys.Add(ecKey));
+        var header = new System.Text.Json.Nodes.JsonObject { ["alg"] = "ES256", ["typ"] = "logout+jwt", ["kid"] = "ec-1" };
+        Assert.AreEqual(HttpStatusCode.OK, (await _app.PostLogoutAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", "s-1"), TestJwt.Es256(ec)))).StatusCode);
+
+        var underRsaKid = new System.Text.Json.Nodes.JsonObject { ["alg"] = "ES256", ["typ"] = "logout+jwt", ["kid"] = _op.KeyId };
+        Assert.AreEqual(HttpStatusCode.BadRequest, (await _app.PostLogoutAsync(TestJwt.Encode(underRsaKid, _op.LogoutPayload(TestClientApp.ClientId, "alice", "s-1"), TestJwt.Es256(ec)))).StatusCode);
+    }
+
+    [TestMethod]
     public async Task Strict_typing_refuses_a_token_without_typ()
     {
         await _app.DisposeAsync();

@@ -83,13 +83,13 @@ internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions o
 
     private Snapshot Create(string issuer, ICollection<SecurityKey> discovered, long fetchedTicks)
     {
-        var keys = new List<SecurityKey>(provider.SigningKeys.Count + discovered.Count);
-        keys.AddRange(provider.SigningKeys);
-        keys.AddRange(discovered);
+        var keys = new List<SignatureVerifier>(provider.SigningKeys.Count + discovered.Count);
+        keys.AddRange(provider.SigningKeys.Select(k => new SignatureVerifier(k)));
+        keys.AddRange(discovered.Select(k => new SignatureVerifier(k)));
         return new Snapshot(issuer, keys, fetchedTicks);
     }
 
-    internal sealed record Snapshot(string Issuer, IReadOnlyList<SecurityKey> Keys, long FetchedTicks)
+    internal sealed record Snapshot(string Issuer, IReadOnlyList<SignatureVerifier> Keys, long FetchedTicks)
     {
         /// <summary>Whether a key may verify a token with this <c>kid</c>: one with that id, or one configured without an id.</summary>
         public bool HasKey(string kid)
@@ -105,10 +105,7 @@ internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions o
             return false;
         }
 
-        /// <summary>
-        /// Verifies the signature with the key named by <c>kid</c>, or, without one, with each key that supports the
-        /// algorithm. A key never verifies an algorithm of another family (an RSA key cannot check HS256).
-        /// </summary>
+        /// <summary>Verifies the signature with the key named by <c>kid</c>, or, without one, with each key in turn.</summary>
         public bool Verify(JwsParts jws, string algorithm)
         {
             foreach (var key in Keys)
@@ -118,23 +115,9 @@ internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions o
                     continue;
                 }
 
-                var factory = key.CryptoProviderFactory;
-                if (!factory.IsSupportedAlgorithm(algorithm, key))
+                if (key.Verify(algorithm, jws.SigningInput, jws.Signature))
                 {
-                    continue;
-                }
-
-                var verifier = factory.CreateForVerifying(key, algorithm);
-                try
-                {
-                    if (verifier.Verify(jws.SigningInput, jws.Signature))
-                    {
-                        return true;
-                    }
-                }
-                finally
-                {
-                    factory.ReleaseSignatureProvider(verifier);
+                    return true;
                 }
             }
 
