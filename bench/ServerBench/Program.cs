@@ -2,7 +2,7 @@
 // RS256 signing rate measured in the same run, on SQLite and (when AUTOSIGNOUT_TEST_POSTGRES is set) PostgreSQL; and
 // enqueue -> delivered latency on an idle system. Figures are ratios and percentiles from this one run.
 //
-//   dotnet run -c Release --project bench/ServerBench [-- --notifications 4000 --latency-samples 300]
+//   dotnet run -c Release --project bench/ServerBench [-- --notifications 4000 --latency-samples 300 --callers 64 --out table.md]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -53,13 +53,24 @@ foreach (var (name, use, cleanup) in Databases())
     await cleanup();
 }
 
-Console.WriteLine();
-Console.WriteLine("| outbox | deliveries/s | ÷ RS256 signs/s (1 core) | ÷ RS256 signs/s (all cores) | enqueue->delivered p50 | p99 | max |");
-Console.WriteLine("|---|---|---|---|---|---|---|");
+var table = new System.Text.StringBuilder();
+table.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Raw RS256 signatures/s in this run: {signsPerCore:F0} on 1 core, {signsAllCores:F0} on {Environment.ProcessorCount} cores."));
+table.AppendLine();
+table.AppendLine("| outbox | deliveries/s | ÷ RS256 signs/s (1 core) | ÷ RS256 signs/s (all cores) | enqueue->delivered p50 | p99 | max |");
+table.AppendLine("|---|---|---|---|---|---|---|");
 foreach (var r in results)
 {
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    table.AppendLine(string.Create(CultureInfo.InvariantCulture,
         $"| {r.Db} | {r.PerSecond:F0} | {r.PerSecond / signsPerCore:F2}x | {r.PerSecond / signsAllCores:F2}x | {r.P50:F2} ms | {r.P99:F2} ms | {r.Max:F2} ms |"));
+}
+
+Console.WriteLine();
+Console.Write(table);
+var output = ArgString("--out");
+if (output is not null)
+{
+    await File.WriteAllTextAsync(output, table.ToString());
+    Console.WriteLine($"Written to {output}.");
 }
 
 foreach (var receiver in receivers)
@@ -221,6 +232,12 @@ static double MeasureSigning(RSA rsa, int threads)
 }
 
 static double Percentile(List<double> sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+string? ArgString(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
 
 int ArgInt(string name, int fallback)
 {
