@@ -104,9 +104,9 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         var hub = CircuitHubConnection.Current;
         if (_signedOut)
         {
-            // Throwing here makes Blazor terminate the circuit and answer the reconnect with a refusal.
+            // Throwing here makes Blazor terminate the circuit and answer the reconnect with false, so the browser
+            // reloads the page, which the revoked cookie no longer opens. (The gate normally refuses it earlier.)
             _gate.RevokeSecret(hub?.CircuitSecret);
-            hub?.Context.Abort();
             RefuseActivity("circuit_reconnect");
         }
 
