@@ -60,7 +60,12 @@ internal static class Micro
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var payload = new JsonObject
         {
-            ["iss"] = "https://op", ["aud"] = "c", ["iat"] = now, ["exp"] = now + 120, ["jti"] = Guid.NewGuid().ToString("N"), ["sid"] = sid,
+            ["iss"] = "https://op",
+            ["aud"] = "c",
+            ["iat"] = now,
+            ["exp"] = now + 120,
+            ["jti"] = Guid.NewGuid().ToString("N"),
+            ["sid"] = sid,
             ["events"] = new JsonObject { [AutoSignOutDefaults.BackChannelLogoutEvent] = new JsonObject() },
         };
         var input = Base64UrlEncoder.Encode("{\"alg\":\"RS256\",\"typ\":\"logout+jwt\",\"kid\":\"k\"}") + "." + Base64UrlEncoder.Encode(payload.ToJsonString());

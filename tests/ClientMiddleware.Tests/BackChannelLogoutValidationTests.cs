@@ -15,41 +15,41 @@ namespace AutoSignOut.AspNetCore.Tests;
 public sealed class BackChannelLogoutValidationTests
 {
     private const string Sid = "victim-session";
-    private static TestOpenIdProvider s_op = null!;
-    private static TestClientApp s_app = null!;
-    private static TestClientApp.Browser s_browser = null!;
-    private static HubClient s_victim = null!;
+    private static TestOpenIdProvider _op = null!;
+    private static TestClientApp _app = null!;
+    private static TestClientApp.Browser _browser = null!;
+    private static HubClient _victim = null!;
 
     [ClassInitialize]
     public static async Task StartAsync(TestContext context)
     {
-        s_op = await TestOpenIdProvider.StartAsync();
-        s_app = await TestClientApp.StartAsync(s_op);
-        s_browser = s_app.CreateBrowser();
-        await s_browser.SignInAsync("alice", Sid);
+        _op = await TestOpenIdProvider.StartAsync();
+        _app = await TestClientApp.StartAsync(_op);
+        _browser = _app.CreateBrowser();
+        await _browser.SignInAsync("alice", Sid);
     }
 
     [ClassCleanup]
     public static async Task StopAsync()
     {
-        s_browser.Dispose();
-        await s_app.DisposeAsync();
-        await s_op.DisposeAsync();
+        _browser.Dispose();
+        await _app.DisposeAsync();
+        await _op.DisposeAsync();
     }
 
     [TestInitialize]
     public async Task ConnectVictimAsync()
     {
-        if (s_victim is null || !s_victim.IsOpen)
+        if (_victim is null || !_victim.IsOpen)
         {
-            s_victim = await s_browser.ConnectAsync();
+            _victim = await _browser.ConnectAsync();
         }
     }
 
     private static string Token(Action<JsonObject>? header = null, Action<JsonObject>? payload = null) =>
-        s_op.LogoutToken(TestClientApp.ClientId, "alice", Sid, header, payload);
+        _op.LogoutToken(TestClientApp.ClientId, "alice", Sid, header, payload);
 
-    private static string Sign(JsonObject header, JsonObject payload) => TestJwt.Encode(header, payload, TestJwt.Rs256(s_op.Key));
+    private static string Sign(JsonObject header, JsonObject payload) => TestJwt.Encode(header, payload, TestJwt.Rs256(_op.Key));
 
     private static async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode expected = HttpStatusCode.BadRequest)
     {
@@ -59,36 +59,36 @@ public sealed class BackChannelLogoutValidationTests
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.IsFalse(string.IsNullOrEmpty(json.RootElement.GetProperty("error").GetString()));
         Assert.IsFalse(string.IsNullOrEmpty(json.RootElement.GetProperty("error_description").GetString()));
-        await s_victim.AssertAliveAsync();
-        Assert.IsFalse(s_victim.SignedOut.IsCompleted, "no sign-out message may reach the client");
-        Assert.AreEqual(HttpStatusCode.OK, (await s_browser.GetMeAsync()).StatusCode, "the session's cookie still works");
+        await _victim.AssertAliveAsync();
+        Assert.IsFalse(_victim.SignedOut.IsCompleted, "no sign-out message may reach the client");
+        Assert.AreEqual(HttpStatusCode.OK, (await _browser.GetMeAsync()).StatusCode, "the session's cookie still works");
     }
 
-    private static async Task AssertTokenRefusedAsync(string token) => await AssertRefusedAsync(await s_app.PostLogoutAsync(token));
+    private static async Task AssertTokenRefusedAsync(string token) => await AssertRefusedAsync(await _app.PostLogoutAsync(token));
 
     [TestMethod]
     public async Task Alg_none_is_refused()
     {
         var header = new JsonObject { ["alg"] = "none", ["typ"] = "logout+jwt" };
-        await AssertTokenRefusedAsync(TestJwt.Encode(header, s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), sign: null));
+        await AssertTokenRefusedAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), sign: null));
     }
 
     [TestMethod]
     public async Task HS256_keyed_with_the_providers_public_key_is_refused()
     {
         // The classic key-confusion attack: an HMAC "signed" with the RSA public key everyone can download.
-        var publicKey = Encoding.ASCII.GetBytes(s_op.Key.ExportSubjectPublicKeyInfoPem());
-        var header = new JsonObject { ["alg"] = "HS256", ["typ"] = "logout+jwt", ["kid"] = s_op.KeyId };
-        await AssertTokenRefusedAsync(TestJwt.Encode(header, s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs256(publicKey)));
-        var der = s_op.Key.ExportSubjectPublicKeyInfo();
-        await AssertTokenRefusedAsync(TestJwt.Encode(header, s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs256(der)));
+        var publicKey = Encoding.ASCII.GetBytes(_op.Key.ExportSubjectPublicKeyInfoPem());
+        var header = new JsonObject { ["alg"] = "HS256", ["typ"] = "logout+jwt", ["kid"] = _op.KeyId };
+        await AssertTokenRefusedAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs256(publicKey)));
+        var der = _op.Key.ExportSubjectPublicKeyInfo();
+        await AssertTokenRefusedAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs256(der)));
     }
 
     [TestMethod]
     public async Task An_algorithm_outside_the_allow_list_is_refused()
     {
         var header = new JsonObject { ["alg"] = "HS384", ["typ"] = "logout+jwt" };
-        await AssertTokenRefusedAsync(TestJwt.Encode(header, s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs384(RandomNumberGenerator.GetBytes(48))));
+        await AssertTokenRefusedAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Hs384(RandomNumberGenerator.GetBytes(48))));
     }
 
     [TestMethod]
@@ -96,7 +96,7 @@ public sealed class BackChannelLogoutValidationTests
     {
         var token = Token();
         var parts = token.Split('.');
-        var tampered = s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid);
+        var tampered = _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid);
         tampered["sub"] = "mallory";
         var forged = parts[0] + "." + Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(tampered.ToJsonString()) + "." + parts[2];
         await AssertTokenRefusedAsync(forged);
@@ -105,20 +105,20 @@ public sealed class BackChannelLogoutValidationTests
     [TestMethod]
     public async Task A_token_signed_with_an_unpublished_key_under_an_unknown_kid_is_refused()
     {
-        var header = s_op.LogoutHeader();
+        var header = _op.LogoutHeader();
         header["kid"] = "unknown-kid";
-        await AssertTokenRefusedAsync(TestJwt.Encode(header, s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Rs256(s_op.UnpublishedKey)));
+        await AssertTokenRefusedAsync(TestJwt.Encode(header, _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Rs256(_op.UnpublishedKey)));
     }
 
     [TestMethod]
     public async Task A_token_signed_with_an_unpublished_key_under_a_known_kid_is_refused() =>
-        await AssertTokenRefusedAsync(TestJwt.Encode(s_op.LogoutHeader(), s_op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Rs256(s_op.UnpublishedKey)));
+        await AssertTokenRefusedAsync(TestJwt.Encode(_op.LogoutHeader(), _op.LogoutPayload(TestClientApp.ClientId, "alice", Sid), TestJwt.Rs256(_op.UnpublishedKey)));
 
     [TestMethod]
     public async Task A_wrong_issuer_is_refused() => await AssertTokenRefusedAsync(Token(payload: p => p["iss"] = "https://evil.example"));
 
     [TestMethod]
-    public async Task The_providers_issuer_with_a_trailing_slash_is_refused() => await AssertTokenRefusedAsync(Token(payload: p => p["iss"] = s_op.Issuer + "/"));
+    public async Task The_providers_issuer_with_a_trailing_slash_is_refused() => await AssertTokenRefusedAsync(Token(payload: p => p["iss"] = _op.Issuer + "/"));
 
     [TestMethod]
     public async Task A_wrong_audience_is_refused() => await AssertTokenRefusedAsync(Token(payload: p => p["aud"] = "another-client"));
@@ -190,8 +190,8 @@ public sealed class BackChannelLogoutValidationTests
     {
         // First use: a token for another session of alice's, so the victim is untouched by the legitimate delivery.
         await using var other = await ConnectOtherSessionAsync("replay-target");
-        var token = s_op.LogoutToken(TestClientApp.ClientId, "alice", "replay-target");
-        var first = await s_app.PostLogoutAsync(token);
+        var token = _op.LogoutToken(TestClientApp.ClientId, "alice", "replay-target");
+        var first = await _app.PostLogoutAsync(token);
         Assert.AreEqual(HttpStatusCode.OK, first.StatusCode);
         await other.AssertClosedAsync();
 
@@ -216,7 +216,7 @@ public sealed class BackChannelLogoutValidationTests
     {
         using var client = new HttpClient();
         var huge = new string('a', 200 * 1024);
-        await AssertRefusedAsync(await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
+        await AssertRefusedAsync(await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
             new FormUrlEncodedContent([new("logout_token", Token()), new("padding", huge)])));
     }
 
@@ -226,7 +226,7 @@ public sealed class BackChannelLogoutValidationTests
         using var client = new HttpClient();
         var content = new StreamContent(new EndlessFormStream());
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-www-form-urlencoded");
-        using var request = new HttpRequestMessage(HttpMethod.Post, s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath) { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, _app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath) { Content = content };
         request.Headers.TransferEncodingChunked = true;
         HttpResponseMessage? response = null;
         try
@@ -244,7 +244,7 @@ public sealed class BackChannelLogoutValidationTests
         }
         else
         {
-            await s_victim.AssertAliveAsync();
+            await _victim.AssertAliveAsync();
         }
     }
 
@@ -252,7 +252,7 @@ public sealed class BackChannelLogoutValidationTests
     public async Task A_GET_is_refused_with_405()
     {
         using var client = new HttpClient();
-        var response = await client.GetAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath + "?logout_token=" + Token());
+        var response = await client.GetAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath + "?logout_token=" + Token());
         Assert.IsTrue(response.Content.Headers.Allow.Contains("POST"));
         await AssertRefusedAsync(response, HttpStatusCode.MethodNotAllowed);
     }
@@ -261,7 +261,7 @@ public sealed class BackChannelLogoutValidationTests
     public async Task A_json_body_is_refused_with_415()
     {
         using var client = new HttpClient();
-        var response = await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
+        var response = await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
             new StringContent(JsonSerializer.Serialize(new { logout_token = Token() }), Encoding.UTF8, "application/json"));
         await AssertRefusedAsync(response, HttpStatusCode.UnsupportedMediaType);
     }
@@ -271,14 +271,14 @@ public sealed class BackChannelLogoutValidationTests
     {
         using var client = new HttpClient();
         using var form = new MultipartFormDataContent { { new StringContent(Token()), "logout_token" } };
-        await AssertRefusedAsync(await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, form), HttpStatusCode.UnsupportedMediaType);
+        await AssertRefusedAsync(await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, form), HttpStatusCode.UnsupportedMediaType);
     }
 
     [TestMethod]
     public async Task Two_logout_token_values_are_refused()
     {
         using var client = new HttpClient();
-        await AssertRefusedAsync(await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
+        await AssertRefusedAsync(await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath,
             new FormUrlEncodedContent([new("logout_token", Token()), new("logout_token", Token())])));
     }
 
@@ -286,8 +286,8 @@ public sealed class BackChannelLogoutValidationTests
     public async Task A_missing_or_empty_logout_token_is_refused()
     {
         using var client = new HttpClient();
-        await AssertRefusedAsync(await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("token", Token())])));
-        await AssertRefusedAsync(await client.PostAsync(s_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", string.Empty)])));
+        await AssertRefusedAsync(await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("token", Token())])));
+        await AssertRefusedAsync(await client.PostAsync(_app.BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", string.Empty)])));
     }
 
     [TestMethod]
@@ -296,7 +296,7 @@ public sealed class BackChannelLogoutValidationTests
 
     private static async Task<HubClient> ConnectOtherSessionAsync(string sid)
     {
-        using var browser = s_app.CreateBrowser();
+        using var browser = _app.CreateBrowser();
         await browser.SignInAsync("alice", sid);
         return await browser.ConnectAsync();
     }

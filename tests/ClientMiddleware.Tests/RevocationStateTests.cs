@@ -123,7 +123,7 @@ public sealed class RevocationStateTests
     public async Task Invalid_options_fail_at_start_not_at_the_first_token()
     {
         await AssertStartFailsAsync(o => o.AllowedAlgorithms.Add("none"), "none");
-        await AssertStartFailsAsync(o => o.Providers.Add(new OpenIdProvider { Authority = "http://op.example" , ClientIds = { "c" } }), "HTTPS");
+        await AssertStartFailsAsync(o => o.Providers.Add(new OpenIdProvider { Authority = "http://op.example", ClientIds = { "c" } }), "HTTPS");
         await AssertStartFailsAsync(o => o.Providers.Add(new OpenIdProvider { Authority = "https://op.example" }), "client id");
         await AssertStartFailsAsync(o => o.Providers.Add(new OpenIdProvider { ClientIds = { "c" } }), "Issuer or an Authority");
         await AssertStartFailsAsync(o => o.Providers.Add(new OpenIdProvider { Issuer = "https://op.example", ClientIds = { "c" } }), "SigningKeys");

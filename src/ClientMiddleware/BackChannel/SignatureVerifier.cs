@@ -30,16 +30,16 @@ internal sealed class SignatureVerifier
 
     private static (RSA? Rsa, ECDsa? Ecdsa) Load(SecurityKey key) =>
         key switch
-            {
-                RsaSecurityKey { Rsa: { } rsa } => (rsa, (ECDsa?)null),
-                RsaSecurityKey rsaKey => (RSA.Create(rsaKey.Parameters), null),
-                ECDsaSecurityKey { ECDsa: { } ec } => (null, ec),
-                JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA, N: { } n, E: { } e } => (RSA.Create(new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(n), Exponent = Base64UrlEncoder.DecodeBytes(e) }), null),
-                JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.EllipticCurve, Crv: { } crv, X: { } x, Y: { } y } when Curve(crv) is { } curve =>
-                    (null, ECDsa.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(x), Y = Base64UrlEncoder.DecodeBytes(y) } })),
-                X509SecurityKey x509 => (x509.Certificate.GetRSAPublicKey(), x509.Certificate.GetECDsaPublicKey()),
-                _ => (null, null),
-            };
+        {
+            RsaSecurityKey { Rsa: { } rsa } => (rsa, (ECDsa?)null),
+            RsaSecurityKey rsaKey => (RSA.Create(rsaKey.Parameters), null),
+            ECDsaSecurityKey { ECDsa: { } ec } => (null, ec),
+            JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA, N: { } n, E: { } e } => (RSA.Create(new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(n), Exponent = Base64UrlEncoder.DecodeBytes(e) }), null),
+            JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.EllipticCurve, Crv: { } crv, X: { } x, Y: { } y } when Curve(crv) is { } curve =>
+                (null, ECDsa.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(x), Y = Base64UrlEncoder.DecodeBytes(y) } })),
+            X509SecurityKey x509 => (x509.Certificate.GetRSAPublicKey(), x509.Certificate.GetECDsaPublicKey()),
+            _ => (null, null),
+        };
 
     public string? KeyId => _key.KeyId;
 
