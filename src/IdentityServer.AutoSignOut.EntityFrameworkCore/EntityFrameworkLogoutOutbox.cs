@@ -15,7 +15,6 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     private const int DeadLettered = (int)LogoutNotificationState.DeadLettered;
 
     private readonly IDbContextFactory<TContext> _contexts;
-    private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
 
     /// <summary>Creates the outbox over contexts made by <paramref name="contexts"/>.</summary>
     /// <param name="contexts">Makes a short-lived context per operation.</param>
@@ -26,7 +25,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.AddLogoutNotifications(notifications);
-        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
         {
             await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -48,7 +47,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         // The lease condition is repeated on the updated row itself: a competing instance that locked the row first
         // leaves it leased, the re-check fails, and this instance skips it.
         int taken;
-        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
         {
             taken = await rows
                 .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
@@ -78,7 +77,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var ids = notifications.Select(n => n.Id).ToArray();
         var leases = notifications.Where(n => n.LeaseId is not null).Select(n => n.LeaseId).Distinct().ToArray();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using (await WriteLockAsync(db, cancellationToken).ConfigureAwait(false))
+        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
         {
             await db.Set<LogoutOutboxEntry>()
                 .Where(e => ids.Contains(e.Id) && leases.Contains(e.LeaseId))
@@ -95,7 +94,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var token = notification.LogoutToken;
         var tokenExpires = notification.LogoutTokenExpiresAt?.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await WriteLockAsync(db, cancellationToken).ConfigureAwait(false);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
         await db.Set<LogoutOutboxEntry>()
             .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
             .ExecuteUpdateAsync(
@@ -115,7 +114,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         ArgumentNullException.ThrowIfNull(notification);
         var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await WriteLockAsync(db, cancellationToken).ConfigureAwait(false);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
         await db.Set<LogoutOutboxEntry>()
             .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
             .ExecuteUpdateAsync(
@@ -154,26 +153,5 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             stats.Oldest is { } oldest ? DateTimeOffset.FromUnixTimeMilliseconds(oldest) : null,
             stats.NextDue is { } due ? DateTimeOffset.FromUnixTimeMilliseconds(due) : null,
             stats.Dead);
-    }
-
-    /// <summary>
-    /// SQLite allows one writer at a time and answers a second with "busy", which its ADO.NET provider retries after
-    /// sleeping; queueing this process's writes in memory instead keeps them from sleeping on each other. Other
-    /// providers lock rows, not the database, and get no gate.
-    /// </summary>
-    private async ValueTask<IDisposable?> WriteLockAsync(DbContext db, CancellationToken cancellationToken)
-    {
-        if (db.Database.ProviderName != "Microsoft.EntityFrameworkCore.Sqlite")
-        {
-            return null;
-        }
-
-        await _sqliteWriter.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new Release(_sqliteWriter);
-    }
-
-    private sealed class Release(SemaphoreSlim gate) : IDisposable
-    {
-        public void Dispose() => gate.Release();
     }
 }

@@ -11,6 +11,9 @@ public static class LogoutOutboxModel
     /// <summary>The default table name: <c>AutoSignOutOutbox</c>.</summary>
     public const string DefaultTableName = "AutoSignOutOutbox";
 
+    /// <summary>The default table name of the jti index: <c>AutoSignOutIssuedTokens</c>.</summary>
+    public const string DefaultIssuedTokensTableName = "AutoSignOutIssuedTokens";
+
     /// <summary>Maps <see cref="LogoutOutboxEntry"/> to the outbox table.</summary>
     /// <param name="modelBuilder">The model builder of the context.</param>
     /// <param name="tableName">The table name; default <see cref="DefaultTableName"/>.</param>
@@ -35,6 +38,29 @@ public static class LogoutOutboxModel
             // The dispatcher's lease query: pending rows by due time.
             entry.HasIndex(e => new { e.State, e.NextAttemptAt });
             entry.HasIndex(e => e.LeaseId);
+        });
+        return modelBuilder;
+    }
+
+    /// <summary>Maps <see cref="IssuedTokenEntry"/> (the jti index) to its table.</summary>
+    /// <param name="modelBuilder">The model builder of the context.</param>
+    /// <param name="tableName">The table name; default <see cref="DefaultIssuedTokensTableName"/>.</param>
+    /// <param name="schema">The schema, or <see langword="null"/> (the default) for the database's default schema.</param>
+    /// <returns>The model builder, for chaining.</returns>
+    public static ModelBuilder ApplyAutoSignOutIssuedTokenIndex(this ModelBuilder modelBuilder, string tableName = DefaultIssuedTokensTableName, string? schema = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.Entity<IssuedTokenEntry>(entry =>
+        {
+            entry.ToTable(tableName, schema);
+            entry.HasKey(e => e.TokenId);
+            entry.Property(e => e.TokenId).HasMaxLength(200);
+            entry.Property(e => e.ClientId).HasMaxLength(200).IsRequired();
+            entry.Property(e => e.Subject).HasMaxLength(200);
+            entry.Property(e => e.SessionId).HasMaxLength(200);
+            entry.HasIndex(e => e.Subject);
+            entry.HasIndex(e => e.SessionId);
+            entry.HasIndex(e => e.ExpiresAt);
         });
         return modelBuilder;
     }

@@ -14,6 +14,7 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
     private readonly AutoSignOutServerTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly GroupCommit<LogoutNotification> _enqueue;
+    private readonly IIssuedTokenIndex? _tokenIndex;
 
     public AutoSignOutServer(
         ILogoutRecipientSource recipients,
@@ -23,13 +24,15 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         TimeProvider time,
         IOptionsMonitor<AutoSignOutServerOptions> options,
         AutoSignOutServerTelemetry telemetry,
-        ILogger<AutoSignOutServer> logger)
+        ILogger<AutoSignOutServer> logger,
+        IIssuedTokenIndex? tokenIndex = null)
     {
         _recipients = recipients;
         _tokens = tokens;
         _signal = signal;
         _time = time;
         _options = options;
+        _tokenIndex = tokenIndex;
         _telemetry = telemetry;
         _logger = logger;
         // Concurrent sign-outs share one outbox transaction; each caller still returns only once its rows are stored.
@@ -109,6 +112,11 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
 
         var recipients = await _recipients.GetRecipientsAsync(revocation, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
+        // A revocation that names no tokens revokes the live ones of its session (or subject), when the binding
+        // keeps a jti index: each client then hears the ids of its own tokens.
+        var indexed = revocation.RevokedTokenIds.Count == 0 && _tokenIndex is not null
+            ? await _tokenIndex.FindAsync(revocation.Subject, revocation.SessionId, now, cancellationToken).ConfigureAwait(false)
+            : [];
         var notifications = new List<LogoutNotification>(recipients.Count);
         var seen = new HashSet<(string, Uri, string?)>();
         foreach (var recipient in recipients)
@@ -138,7 +146,9 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
                 Subject = string.IsNullOrEmpty(revocation.Subject) ? null : revocation.Subject,
                 SessionId = sessionId,
                 Reason = revocation.Reason,
-                RevokedTokenIds = revocation.RevokedTokenIds,
+                RevokedTokenIds = indexed.Count == 0
+                    ? revocation.RevokedTokenIds
+                    : [.. indexed.Where(t => t.ClientId == recipient.ClientId && (sessionId is null || t.SessionId is null || t.SessionId == sessionId)).Select(t => t.TokenId)],
                 CreatedAt = now,
                 NextAttemptAt = now,
                 State = LogoutNotificationState.Pending,

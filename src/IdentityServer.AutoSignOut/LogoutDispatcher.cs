@@ -13,6 +13,7 @@ namespace AutoSignOut.IdentityServer;
 internal sealed class LogoutDispatcher : BackgroundService
 {
     private static readonly TimeSpan OutboxErrorDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IndexPurgeInterval = TimeSpan.FromMinutes(10);
 
     private readonly ILogoutOutbox _outbox;
     private readonly LogoutDeliverer _deliverer;
@@ -26,6 +27,7 @@ internal sealed class LogoutDispatcher : BackgroundService
     private readonly HashSet<Task> _inFlight = [];
     private SemaphoreSlim? _slots;
     private DateTimeOffset _nextOutboxCheck;
+    private DateTimeOffset _nextIndexPurge;
 
     public LogoutDispatcher(
         ILogoutOutbox outbox,
@@ -117,6 +119,14 @@ internal sealed class LogoutDispatcher : BackgroundService
     {
         var now = _time.GetUtcNow();
         var longestDispatch = AutoSignOutServerOptionsValidator.LongestDispatch(options);
+        if (now >= _nextIndexPurge)
+        {
+            _nextIndexPurge = now + IndexPurgeInterval;
+            if (_services.GetService<IIssuedTokenIndex>() is { } index)
+            {
+                await index.RemoveExpiredAsync(now, stoppingToken).ConfigureAwait(false);
+            }
+        }
 
         // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
         while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))

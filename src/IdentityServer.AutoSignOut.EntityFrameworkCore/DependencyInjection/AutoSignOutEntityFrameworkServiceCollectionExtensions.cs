@@ -48,6 +48,33 @@ public static class AutoSignOutEntityFrameworkServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Keeps the jti index (<see cref="IIssuedTokenIndex"/>) in <see cref="AutoSignOutDbContext"/>, beside the outbox
+    /// registered by <see cref="AddAutoSignOutEntityFrameworkOutbox(IServiceCollection, Action{DbContextOptionsBuilder}?)"/>.
+    /// With it, a revocation that names no token ids revokes the live tokens a binding recorded for its session or
+    /// subject.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection, for chaining.</returns>
+    public static IServiceCollection AddAutoSignOutEntityFrameworkTokenIndex(this IServiceCollection services)
+        => services.AddAutoSignOutEntityFrameworkTokenIndex<AutoSignOutDbContext>();
+
+    /// <summary>
+    /// Keeps the jti index in an application's own context, whose model maps it with
+    /// <see cref="LogoutOutboxModel.ApplyAutoSignOutIssuedTokenIndex"/>.
+    /// </summary>
+    /// <typeparam name="TContext">The application's context.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection, for chaining.</returns>
+    public static IServiceCollection AddAutoSignOutEntityFrameworkTokenIndex<TContext>(this IServiceCollection services)
+        where TContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.RemoveAll<IIssuedTokenIndex>();
+        services.AddSingleton<IIssuedTokenIndex, EntityFrameworkIssuedTokenIndex<TContext>>();
+        return services;
+    }
+
+    /// <summary>
     /// Applies the outbox migrations shipped with this package to the database of <see cref="AutoSignOutDbContext"/>;
     /// on SQLite it also switches the file to write-ahead logging, so readers do not wait for the dispatcher's writes.
     /// </summary>

@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace AutoSignOut.IdentityServer.EntityFrameworkCore.Migrations;
 
 /// <summary>
-/// Creates the logout outbox table. Written by hand without store types: each provider (SQLite, PostgreSQL,
+/// Creates the logout outbox and jti index tables. Written by hand without store types: each provider (SQLite, PostgreSQL,
 /// SQL Server) maps the CLR types itself, so one migration serves all three.
 /// </summary>
 [DbContext(typeof(AutoSignOutDbContext))]
@@ -47,12 +47,29 @@ public sealed class CreateAutoSignOutOutbox : Migration
             name: "IX_AutoSignOutOutbox_LeaseId",
             table: "AutoSignOutOutbox",
             column: "LeaseId");
+
+        migrationBuilder.CreateTable(
+            name: "AutoSignOutIssuedTokens",
+            columns: table => new
+            {
+                TokenId = table.Column<string>(maxLength: 200, nullable: false),
+                ClientId = table.Column<string>(maxLength: 200, nullable: false),
+                Subject = table.Column<string>(maxLength: 200, nullable: true),
+                SessionId = table.Column<string>(maxLength: 200, nullable: true),
+                ExpiresAt = table.Column<long>(nullable: false),
+            },
+            constraints: table => table.PrimaryKey("PK_AutoSignOutIssuedTokens", x => x.TokenId));
+
+        migrationBuilder.CreateIndex(name: "IX_AutoSignOutIssuedTokens_Subject", table: "AutoSignOutIssuedTokens", column: "Subject");
+        migrationBuilder.CreateIndex(name: "IX_AutoSignOutIssuedTokens_SessionId", table: "AutoSignOutIssuedTokens", column: "SessionId");
+        migrationBuilder.CreateIndex(name: "IX_AutoSignOutIssuedTokens_ExpiresAt", table: "AutoSignOutIssuedTokens", column: "ExpiresAt");
     }
 
     /// <inheritdoc/>
     protected override void Down(MigrationBuilder migrationBuilder)
     {
         ArgumentNullException.ThrowIfNull(migrationBuilder);
+        migrationBuilder.DropTable(name: "AutoSignOutIssuedTokens");
         migrationBuilder.DropTable(name: "AutoSignOutOutbox");
     }
 }

@@ -23,6 +23,7 @@ internal sealed class ClientApp : IAsyncDisposable
 {
     public const string SubjectHeader = "X-Test-Sub";
     public const string SessionHeader = "X-Test-Sid";
+    public const string TokenIdHeader = "X-Test-Jti";
 
     private readonly WebApplication _app;
 
@@ -97,13 +98,18 @@ internal sealed class ClientApp : IAsyncDisposable
     }
 
     /// <summary>Opens a live SignalR connection as the given user and session.</summary>
-    public async Task<HubConnection> ConnectAsync(string subject, string sessionId)
+    public async Task<HubConnection> ConnectAsync(string subject, string sessionId, string? accessTokenId = null)
     {
         var connection = new HubConnectionBuilder()
             .WithUrl(new Uri(BaseAddress, "/hub"), o =>
             {
                 o.Headers[SubjectHeader] = subject;
                 o.Headers[SessionHeader] = sessionId;
+                if (accessTokenId is not null)
+                {
+                    // As if authenticated by a bearer access token with this jti.
+                    o.Headers[TokenIdHeader] = accessTokenId;
+                }
             })
             .Build();
         await connection.StartAsync();
@@ -138,6 +144,12 @@ internal sealed class ClientApp : IAsyncDisposable
                 Scheme.Name,
                 "sub",
                 "role");
+            var jti = Request.Headers[TokenIdHeader].ToString();
+            if (jti.Length > 0)
+            {
+                identity.AddClaim(new Claim("jti", jti, ClaimValueTypes.String, TestKeys.Issuer));
+            }
+
             return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
         }
     }
