@@ -43,6 +43,14 @@ public static class ClientAppHost
 
         builder.Services.AddAutoSignOut(o =>
         {
+            // Every signal, from the OP's back-channel or from this app, shows on the admin page.
+            o.Events.OnSignal = context =>
+            {
+                var signal = context.Signal;
+                context.Services.GetRequiredService<SessionDirectory>().MarkRevoked(signal.Subject, signal.SessionId, signal.Reason ?? "revoked");
+                return Task.CompletedTask;
+            };
+
             if (settings.OidcEnabled)
             {
                 o.Providers.Add(new OpenIdProvider

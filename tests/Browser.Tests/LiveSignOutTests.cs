@@ -113,6 +113,15 @@ public sealed class LiveSignOutTests
         await aliceTab3.GotoAsync(Server.BaseAddress + "/account");
         await WaitForTicksAsync(alice.Page, aliceTab2, bob.Page);
         await WaitForInteractiveAsync(aliceTab3);
+
+        // The chat hub works for both (cookie-authenticated WebSockets through AutoSignOut's hub filter).
+        await Expect(bob.Page.GetByTestId("chat-status")).ToHaveTextAsync("connected");
+        await Expect(aliceTab2.GetByTestId("chat-status")).ToHaveTextAsync("connected");
+        var hello = "hello from bob " + Unique();
+        await bob.Page.GetByTestId("chat-input").FillAsync(hello);
+        await bob.Page.GetByTestId("chat-send").ClickAsync();
+        await Expect(aliceTab2.GetByTestId("chat-log")).ToContainTextAsync(hello);
+        await ScreenshotAsync(aliceTab2, "2-before-alice-tab2-chat");
         await ScreenshotAsync(aliceTab3, "2-before-alice-account");
 
         var stopwatch = Stopwatch.StartNew();
@@ -182,6 +191,31 @@ public sealed class LiveSignOutTests
 
         await mallory.Context.CloseAsync();
         await bob.Context.CloseAsync();
+    }
+
+    [TestMethod]
+    public async Task An_admin_revoking_a_user_on_the_admin_page_closes_that_users_tabs_and_not_the_admins()
+    {
+        var alice = await SignInAsync("alice-" + Unique());
+        var admin = await SignInAsync("admin-" + Unique());
+        await WaitForTicksAsync(alice.Page, admin.Page);
+        var adminPage = await admin.Context.NewPageAsync();
+        await adminPage.GotoAsync("/admin");
+        await WaitForInteractiveAsync(adminPage);
+        await Expect(adminPage.GetByTestId("session-row").Filter(new() { HasText = alice.User })).ToHaveCountAsync(1);
+
+        var landed = WaitForSignedOutAsync(alice.Page, "admin_revoked");
+        await adminPage.GetByTestId("admin-user").FillAsync(alice.User);
+        await adminPage.GetByTestId("admin-revoke-user").ClickAsync();
+        await landed;
+
+        await Expect(adminPage.GetByTestId("admin-message")).ToContainTextAsync(alice.User);
+        await Expect(adminPage.GetByTestId("session-row").Filter(new() { HasText = alice.User })).ToContainTextAsync("revoked");
+        await ScreenshotAsync(adminPage, "4-after-admin-page");
+        await AssertTickingAsync(admin.Page);
+
+        await alice.Context.CloseAsync();
+        await admin.Context.CloseAsync();
     }
 
     private async Task<(IBrowserContext Context, IPage Page, string User)> SignInAsync(string user)

@@ -28,7 +28,7 @@ public sealed class SessionDirectory(TimeProvider time)
         Changed?.Invoke();
     }
 
-    /// <summary>Marks sessions revoked: one session, or every session of a user.</summary>
+    /// <summary>Marks sessions revoked: one session, or every session of a user. Called for every AutoSignOut signal.</summary>
     /// <param name="subject">The user, when every session of theirs was revoked.</param>
     /// <param name="sessionId">The session, when one was.</param>
     /// <param name="reason">Why.</param>
