@@ -44,8 +44,16 @@ free_port() {
 
 start() {
   if [[ -f "$state_file" ]]; then
-    log "a cluster is already running ($state_file); stop it first"
-    return 1
+    local old_data old_port old_bin
+    read -r old_data old_port old_bin <"$state_file"
+    if as_pg "$old_bin/pg_ctl" -D "$old_data/db" status >/dev/null 2>&1; then
+      log "reusing the cluster already running on 127.0.0.1:$old_port"
+      echo "export AUTOSIGNOUT_TEST_POSTGRES='Host=127.0.0.1;Port=$old_port;Username=postgres;Password=$password;Database=$database'"
+      return 0
+    fi
+    # Left behind by a session that ended without "stop": its server is gone, so is its use.
+    log "removing a stale cluster record ($old_data)"
+    rm -rf "$old_data" "$state_file"
   fi
 
   local bin
