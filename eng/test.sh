@@ -61,7 +61,8 @@ for trx in "$results"/*.trx; do
   get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
   passed=$((passed + $(get passed)))
   failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
-  skipped=$((skipped + $(get inconclusive) + $(get notExecuted)))
+  # Inconclusive tests (a service that could not be had) are reported as not executed: total - executed.
+  skipped=$((skipped + $(get total) - $(get executed) + $(get inconclusive)))
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The runner failed without a failed test (a crashed test host, a build error): count it as a failure.
