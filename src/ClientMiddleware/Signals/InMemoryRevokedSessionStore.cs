@@ -32,15 +32,20 @@ internal sealed class InMemoryRevokedSessionStore : IRevokedSessionStore, IDispo
         var ticks = revokedAt.UtcTicks;
         for (var i = 0; i < keys.Count; i++)
         {
-            var added = false;
-            _revokedAt.AddOrUpdate(
-                (issuer ?? string.Empty, keys[i]),
-                (_, t) => { added = true; return t; },
-                static (_, existing, t) => Math.Max(existing, t),
-                ticks);
-            if (added)
+            var key = (issuer ?? string.Empty, keys[i]);
+            while (true)
             {
-                Interlocked.Increment(ref _count);
+                if (_revokedAt.TryAdd(key, ticks))
+                {
+                    Interlocked.Increment(ref _count);
+                    break;
+                }
+
+                // Keep the latest revocation: it covers everything the earlier one did.
+                if (_revokedAt.TryGetValue(key, out var existing) && (existing >= ticks || _revokedAt.TryUpdate(key, ticks, existing)))
+                {
+                    break;
+                }
             }
         }
 
