@@ -251,6 +251,31 @@ public sealed class DeliveryTests
     }
 
     [TestMethod]
+    public async Task Outbox_gauges_report_depth_and_age_of_the_oldest_pending_notification()
+    {
+        var time = EngineHost.NewClock();
+        await using var receiver = await LoopbackReceiver.StartAsync((_, _) => Task.FromResult(500));
+        await using var engine = await EngineHost.CreateAsync(time, o => o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint)));
+        var meters = engine.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var depth = new MetricCollector<long>(meters, AutoSignOutServerDefaults.TelemetryName, "autosignout.server.outbox.depth");
+        using var age = new MetricCollector<double>(meters, AutoSignOutServerDefaults.TelemetryName, "autosignout.server.outbox.oldest_age");
+
+        await engine.Server.SignOutSessionAsync("session-1");
+        await engine.Server.SignOutSessionAsync("session-2");
+
+        await Eventually.UntilAsync(
+            () =>
+            {
+                depth.RecordObservableInstruments();
+                age.RecordObservableInstruments();
+                return depth.LastMeasurement?.Value == 2 && age.LastMeasurement?.Value >= 60;
+            },
+            "the gauges show two notifications at least a minute old",
+            time,
+            TimeSpan.FromSeconds(2));
+    }
+
+    [TestMethod]
     public async Task Telemetry_counts_enqueued_retried_and_delivered_and_spans_every_attempt()
     {
         var time = EngineHost.NewClock();
