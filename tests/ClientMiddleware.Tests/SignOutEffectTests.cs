@@ -109,6 +109,25 @@ public sealed class SignOutEffectTests
     }
 
     [TestMethod]
+    public async Task A_cookie_made_by_the_openid_connect_handler_is_closed_by_the_providers_sid_and_refused_afterwards()
+    {
+        using var alice = _app.CreateBrowser();
+        await alice.SignInWithOpenIdConnectAsync("alice");
+        using var bob = _app.CreateBrowser();
+        await bob.SignInWithOpenIdConnectAsync("bob");
+        await using var aliceHub = await alice.ConnectAsync();
+        await using var bobHub = await bob.ConnectAsync();
+
+        var response = await _app.PostLogoutAsync(_op.LogoutToken(TestClientApp.ClientId, "alice", TestOpenIdProvider.SessionIdOf("alice")));
+
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
+        await aliceHub.AssertClosedAsync();
+        await bobHub.AssertAliveAsync();
+        Assert.AreEqual(HttpStatusCode.Found, (await alice.GetMeAsync()).StatusCode);
+        Assert.AreEqual(HttpStatusCode.OK, (await bob.GetMeAsync()).StatusCode);
+    }
+
+    [TestMethod]
     public async Task After_sign_out_everywhere_a_fresh_sign_in_of_the_same_user_works()
     {
         var (browser, alice) = await SessionAsync("alice", "s-1");

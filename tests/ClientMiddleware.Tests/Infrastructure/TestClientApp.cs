@@ -61,8 +61,31 @@ internal sealed class TestClientApp : IAsyncDisposable
 
             configure?.Invoke(o);
         });
-        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
-            .AddCookie()
+        var authentication = builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme);
+        authentication.AddCookie();
+        if (op is not null)
+        {
+            authentication.AddOpenIdConnect("oidc", o =>
+            {
+                o.Authority = op.Issuer;
+                o.ClientId = ClientId;
+                o.ClientSecret = "secret";
+                o.RequireHttpsMetadata = false;
+                o.ResponseType = "code";
+                o.ResponseMode = "query";
+                o.UsePkce = true;
+                o.SignInScheme = CookieAuthenticationDefaults.AuthenticationScheme;
+                o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.Events.OnRedirectToIdentityProvider = context =>
+                {
+                    context.ProtocolMessage.LoginHint = context.Properties.Items["user"];
+                    return Task.CompletedTask;
+                };
+            });
+        }
+
+        authentication
             .AddJwtBearer(o =>
             {
                 o.Authority = op?.Issuer ?? "http://127.0.0.1:9";
@@ -106,6 +129,12 @@ internal sealed class TestClientApp : IAsyncDisposable
             var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme));
             await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
             return Results.Text(principal.FindSessionId()?.Value);
+        });
+        app.MapGet("/login-oidc", (string user) =>
+        {
+            var properties = new AuthenticationProperties { RedirectUri = "/me" };
+            properties.Items["user"] = user;
+            return Results.Challenge(properties, ["oidc"]);
         });
         app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization();
         app.MapBackChannelLogout();
@@ -166,6 +195,16 @@ internal sealed class TestClientApp : IAsyncDisposable
             {
                 Cookies.SetCookies(new Uri(app.BaseAddress), cookie);
             }
+        }
+
+        /// <summary>Signs in through the OpenID Connect handler and the test OP (authorization code + PKCE).</summary>
+        public async Task SignInWithOpenIdConnectAsync(string user)
+        {
+            var handler = new HttpClientHandler { CookieContainer = Cookies, UseCookies = true, AllowAutoRedirect = true };
+            using var http = new HttpClient(handler) { BaseAddress = new Uri(app.BaseAddress) };
+            var response = await http.GetAsync($"/login-oidc?user={Uri.EscapeDataString(user)}");
+            Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, await response.Content.ReadAsStringAsync());
+            Assert.AreEqual(user, await response.Content.ReadAsStringAsync());
         }
 
         public async Task<HttpResponseMessage> GetMeAsync()

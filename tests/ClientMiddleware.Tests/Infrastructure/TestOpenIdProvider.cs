@@ -18,6 +18,7 @@ namespace AutoSignOut.AspNetCore.Tests.Infrastructure;
 internal sealed class TestOpenIdProvider : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string User, string Nonce, string ClientId)> _codes = new();
     private int _jwksRequests;
 
     private TestOpenIdProvider(WebApplication app, string issuer)
@@ -48,9 +49,47 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
         {
             ["issuer"] = provider!.Issuer,
             ["jwks_uri"] = provider.Issuer + "/jwks",
+            ["authorization_endpoint"] = provider.Issuer + "/authorize",
+            ["token_endpoint"] = provider.Issuer + "/token",
+            ["response_types_supported"] = new JsonArray("code"),
+            ["subject_types_supported"] = new JsonArray("public"),
+            ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
             ["backchannel_logout_supported"] = true,
             ["backchannel_logout_session_supported"] = true,
         }));
+
+        // A bare authorization-code flow for the OpenID Connect handler: the login_hint is the user, no password.
+        app.MapGet("/authorize", (HttpContext context) =>
+        {
+            var query = context.Request.Query;
+            var code = Guid.NewGuid().ToString("N");
+            provider!._codes[code] = (query["login_hint"].ToString(), query["nonce"].ToString(), query["client_id"].ToString());
+            return Results.Redirect($"{query["redirect_uri"]}?code={code}&state={Uri.EscapeDataString(query["state"].ToString())}");
+        });
+        app.MapPost("/token", async (HttpContext context) =>
+        {
+            var form = await context.Request.ReadFormAsync();
+            if (!provider!._codes.TryRemove(form["code"].ToString(), out var grant))
+            {
+                return Results.BadRequest(new { error = "invalid_grant" });
+            }
+
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var idToken = TestJwt.Encode(
+                new JsonObject { ["alg"] = "RS256", ["typ"] = "JWT", ["kid"] = provider.KeyId },
+                new JsonObject
+                {
+                    ["iss"] = provider.Issuer,
+                    ["aud"] = grant.ClientId,
+                    ["sub"] = grant.User,
+                    ["sid"] = SessionIdOf(grant.User),
+                    ["nonce"] = grant.Nonce,
+                    ["iat"] = now,
+                    ["exp"] = now + 300,
+                },
+                TestJwt.Rs256(provider.Key));
+            return Results.Json(new JsonObject { ["id_token"] = idToken, ["access_token"] = "opaque", ["token_type"] = "Bearer", ["expires_in"] = 300 });
+        });
         app.MapGet("/jwks", () =>
         {
             Interlocked.Increment(ref provider!._jwksRequests);
@@ -73,6 +112,9 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
         provider = new TestOpenIdProvider(app, address.TrimEnd('/'));
         return provider;
     }
+
+    /// <summary>The OP session id the provider gives a user's sign-in.</summary>
+    public static string SessionIdOf(string user) => "op-session-" + user;
 
     /// <summary>Replaces the signing key with a new one under a new kid.</summary>
     public void RotateKey()
