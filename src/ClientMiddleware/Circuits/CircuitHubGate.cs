@@ -66,8 +66,16 @@ internal sealed class CircuitHubGate
         var circuit = connection.Circuit;
         if (circuit is not null && (circuit.IsSignedOut || _store.IsRevoked(circuit.Issuer, circuit.Keys, circuit.IssuedAt)))
         {
-            // While the sign-out is under way the connection stays open, so the navigation it sends still arrives.
-            Refuse(invocationContext, "circuit_invocation", circuit.Id, abort: circuit.SignOutCompleted);
+            if (!circuit.SignOutCompleted)
+            {
+                // The sign-out is under way: drop the call (Blazor's are one-way sends) and keep the connection open,
+                // so the navigation being sent still arrives.
+                _metrics.Refused("circuit_invocation");
+                Log.CircuitActivityRefused(_logger, "circuit_invocation", circuit.Id);
+                return null;
+            }
+
+            Refuse(invocationContext, "circuit_invocation", circuit.Id);
         }
 
         var method = invocationContext.HubMethodName;
@@ -142,15 +150,11 @@ internal sealed class CircuitHubGate
         !_revokedSecrets.IsEmpty && _revokedSecrets.TryGetValue(secret, out var expires) && expires >= _time.GetUtcNow().UtcTicks;
 
     [DoesNotReturn]
-    private void Refuse(HubInvocationContext invocationContext, string where, string circuitId, bool abort)
+    private void Refuse(HubInvocationContext invocationContext, string where, string circuitId)
     {
         _metrics.Refused(where);
         Log.CircuitActivityRefused(_logger, where, circuitId);
-        if (abort)
-        {
-            invocationContext.Context.Abort();
-        }
-
+        invocationContext.Context.Abort();
         throw new HubException(SignedOutMessage);
     }
 }

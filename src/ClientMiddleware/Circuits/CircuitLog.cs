@@ -14,7 +14,7 @@ internal static partial class Log
     [LoggerMessage(4003, LogLevel.Warning, "Circuit {CircuitId}: the signed-out navigation could not be sent; the connection is closed anyway.", EventName = "CircuitNavigationFailed")]
     public static partial void CircuitNavigationFailed(ILogger logger, Exception exception, string circuitId);
 
-    [LoggerMessage(4004, LogLevel.Information, "Refused {Where} of signed-out circuit {CircuitId}.", EventName = "CircuitActivityRefused")]
+    [LoggerMessage(4004, LogLevel.Debug, "Refused {Where} of signed-out circuit {CircuitId}.", EventName = "CircuitActivityRefused")]
     public static partial void CircuitActivityRefused(ILogger logger, string where, string circuitId);
 
     [LoggerMessage(4005, LogLevel.Debug, "No Blazor hub connection flowed into circuit {CircuitId}; it was registered from its authentication state.", EventName = "CircuitWithoutHubConnection")]
