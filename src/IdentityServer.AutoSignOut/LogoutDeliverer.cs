@@ -181,8 +181,8 @@ internal sealed class LogoutDeliverer : IDisposable
         }
 
         var tag = new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId);
-        _telemetry.Delivered.Add(1, tag);
         _telemetry.DeliveryDuration.Record((_time.GetUtcNow() - notification.CreatedAt).TotalSeconds, tag);
+        _telemetry.Delivered.Add(1, tag);
         _logger.NotificationDelivered(notification.Id, notification.ClientId, notification.Attempts);
     }
 

@@ -14,6 +14,7 @@ internal sealed class LogoutDispatcher : BackgroundService
 {
     private static readonly TimeSpan OutboxErrorDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan IndexPurgeInterval = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan ContendedPause = TimeSpan.FromMilliseconds(50);
 
     private readonly ILogoutOutbox _outbox;
     private readonly LogoutDeliverer _deliverer;
@@ -184,10 +185,16 @@ internal sealed class LogoutDispatcher : BackgroundService
 
         var snapshot = await _outbox.GetSnapshotAsync(now, stoppingToken).ConfigureAwait(false);
         _telemetry.ObserveOutbox(snapshot, now);
+        if (snapshot.NextDueAt is { } due && due <= now)
+        {
+            // Due and unleased, yet another instance took the rows this lease aimed at: look again on the next wake,
+            // or after a short pause, without spinning.
+            _nextOutboxCheck = now;
+            return ContendedPause;
+        }
+
         var nextPoll = now + options.PollInterval;
-        _nextOutboxCheck = snapshot.NextDueAt is { } due
-            ? (due <= now ? now + TimeSpan.FromMilliseconds(50) : Min(due, nextPoll)) // due but held by another instance
-            : nextPoll;
+        _nextOutboxCheck = snapshot.NextDueAt is { } later ? Min(later, nextPoll) : nextPoll;
         return Min(_nextOutboxCheck - now, options.PollInterval);
     }
 

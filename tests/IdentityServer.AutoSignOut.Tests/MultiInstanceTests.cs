@@ -99,7 +99,8 @@ public sealed class MultiInstanceTests
             Task.Run(async () => { for (var i = 0; i < 50; i++) { await a.Server.SignOutSessionAsync($"a-{i}"); } }),
             Task.Run(async () => { for (var i = 0; i < 50; i++) { await b.Server.SignOutSessionAsync($"b-{i}"); } }));
 
-        await Eventually.UntilAsync(() => deliveries.Count == 300, "every row was delivered", wallTimeout: TimeSpan.FromSeconds(60));
+        // Time passes (in small steps, far from any lease or timeout) so that polls and short pauses happen.
+        await Eventually.UntilAsync(() => deliveries.Count == 300, "every row was delivered", time, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(60));
         await Eventually.UntilAsync(async () => (await a.Outbox.GetSnapshotAsync(time.GetUtcNow(), default)).PendingCount == 0, "the outbox is empty");
         Assert.AreEqual(0, overlaps, "a row was delivered twice at the same time");
         Assert.AreEqual(0, deliveries.Count(d => d.Value > 1), "a row was delivered twice");
