@@ -44,24 +44,27 @@ for (var i = 0; i < Receivers; i++)
     receivers.Add(await Receiver.StartAsync());
 }
 
-var results = new List<(string Db, double PerSecond, double P50, double P99, double Max)>();
+var results = new List<(string Db, double Signs, double PerSecond, double P50, double P99, double Max)>();
 foreach (var (name, use, cleanup) in Databases())
 {
+    // The machine is shared: the signing rate is measured again right before each row's run, and the row's ratio
+    // uses that figure, so that load from elsewhere moves both sides of the ratio together.
+    var signs = MeasureSigning(rsa, threads: 1);
     var throughput = await MeasureThroughputAsync(use, name);
     var (p50, p99, max) = await MeasureLatencyAsync(use);
-    results.Add((name, throughput, p50, p99, max));
+    results.Add((name, signs, throughput, p50, p99, max));
     await cleanup();
 }
 
 var table = new System.Text.StringBuilder();
 table.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Raw RS256 signatures/s in this run: {signsPerCore:F0} on 1 core, {signsAllCores:F0} on {Environment.ProcessorCount} cores."));
 table.AppendLine();
-table.AppendLine("| outbox | deliveries/s | ÷ RS256 signs/s (1 core) | ÷ RS256 signs/s (all cores) | enqueue->delivered p50 | p99 | max |");
+table.AppendLine("| outbox | deliveries/s | RS256 signs/s, 1 core, just before | ratio | enqueue->delivered p50 | p99 | max |");
 table.AppendLine("|---|---|---|---|---|---|---|");
 foreach (var r in results)
 {
     table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Db} | {r.PerSecond:F0} | {r.PerSecond / signsPerCore:F2}x | {r.PerSecond / signsAllCores:F2}x | {r.P50:F2} ms | {r.P99:F2} ms | {r.Max:F2} ms |"));
+        $"| {r.Db} | {r.PerSecond:F0} | {r.Signs:F0} | {r.PerSecond / r.Signs:F2}x | {r.P50:F2} ms | {r.P99:F2} ms | {r.Max:F2} ms |"));
 }
 
 Console.WriteLine();
@@ -212,7 +215,7 @@ static double MeasureSigning(RSA rsa, int threads)
 {
     var data = new byte[300];
     Random.Shared.NextBytes(data);
-    var duration = TimeSpan.FromSeconds(2);
+    var duration = TimeSpan.FromSeconds(1.5);
     long total = 0;
     var started = Stopwatch.GetTimestamp();
     var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
