@@ -55,6 +55,41 @@ public sealed class MultiInstanceTests
     }
 
     [TestMethod]
+    public async Task Host_stopped_gracefully_gives_its_rows_back_at_once_instead_of_waiting_for_the_lease()
+    {
+        var time = EngineHost.NewClock();
+        await using var database = TestDatabase.SqliteFile();
+        using var hang = new CancellationTokenSource();
+        var answering = false;
+        await using var receiver = await LoopbackReceiver.StartAsync(async (_, _) =>
+        {
+            if (!Volatile.Read(ref answering))
+            {
+                await Task.Delay(Timeout.Infinite, hang.Token).ContinueWith(_ => { });
+                return 503;
+            }
+
+            return 200;
+        });
+        void Clients(AutoSignOutServerOptions o) => o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint));
+        var first = await EngineHost.CreateAsync(time, Clients, database: database);
+        for (var i = 0; i < 3; i++)
+        {
+            await first.Server.SignOutSessionAsync($"session-{i}");
+        }
+
+        await Eventually.UntilAsync(() => receiver.Requests == 3, "the first host is mid-delivery");
+
+        await first.DisposeAsync();
+        hang.Cancel();
+        Volatile.Write(ref answering, true);
+        await using var second = await EngineHost.CreateAsync(time, Clients, database: database);
+
+        // Fake time stands still: only rows handed back at shutdown can be delivered now.
+        await Eventually.UntilAsync(() => receiver.Accepted.Count == 3, "the new host delivered every row at once");
+    }
+
+    [TestMethod]
     public async Task Two_engines_on_one_postgresql_database_deliver_every_row_and_never_one_twice_at_once()
     {
         await using var database = await TestDatabase.PostgresAsync();
