@@ -55,12 +55,12 @@ internal sealed class CircuitHubGate
         return next(context);
     }
 
-    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    public ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         var connection = invocationContext.Context.Features.Get<CircuitHubConnection>();
         if (connection is null)
         {
-            return await next(invocationContext);
+            return next(invocationContext);
         }
 
         var circuit = connection.Circuit;
@@ -72,15 +72,23 @@ internal sealed class CircuitHubGate
                 // so the navigation being sent still arrives.
                 _metrics.Refused("circuit_invocation");
                 Log.CircuitActivityRefused(_logger, "circuit_invocation", circuit.Id);
-                return null;
+                return ValueTask.FromResult<object?>(null);
             }
 
             Refuse(invocationContext, "circuit_invocation", circuit.Id);
         }
 
+        // Only these calls open or re-attach a circuit (and so run its handlers); events and acknowledgements go straight through.
+        return invocationContext.HubMethodName is "StartCircuit" or "UpdateRootComponents" or "ConnectCircuit" or "ResumeCircuit"
+            ? InvokeAttachingAsync(connection, invocationContext, next)
+            : next(invocationContext);
+    }
+
+    private async ValueTask<object?> InvokeAttachingAsync(
+        CircuitHubConnection connection, HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
         var method = invocationContext.HubMethodName;
-        var reattaches = method is "ConnectCircuit" or "ResumeCircuit";
-        if (reattaches && invocationContext.HubMethodArguments.Count > 0 && invocationContext.HubMethodArguments[0] is string secret)
+        if (method is "ConnectCircuit" or "ResumeCircuit" && invocationContext.HubMethodArguments.Count > 0 && invocationContext.HubMethodArguments[0] is string secret)
         {
             if (IsRevokedSecret(secret))
             {
@@ -95,6 +103,7 @@ internal sealed class CircuitHubGate
             connection.CircuitSecret = secret;
         }
 
+        // Flows into the circuit handlers Blazor runs for this call, which so learn the connection that carries the circuit.
         var previous = CircuitHubConnection.Current;
         CircuitHubConnection.Current = connection;
         try
