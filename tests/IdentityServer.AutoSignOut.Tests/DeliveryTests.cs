@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AutoSignOut.IdentityServer.EntityFrameworkCore;
 using AutoSignOut.IdentityServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -74,9 +75,10 @@ public sealed class DeliveryTests
     {
         var time = EngineHost.NewClock();
         await using var database = TestDatabase.SqliteFile();
-        await using var receiver = await LoopbackReceiver.StartAsync();
-        await receiver.StopAsync();
-        await using var engine = await EngineHost.CreateAsync(time, o => o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint)), database: database);
+        var down = await ClientApp.StartAsync("client1", time);
+        var endpoint = down.BackChannelLogoutUri;
+        await down.DisposeAsync();
+        await using var engine = await EngineHost.CreateAsync(time, o => o.Clients.Add(new LogoutRecipient("client1", endpoint)), database: database);
 
         for (var i = 0; i < 5; i++)
         {
@@ -92,14 +94,29 @@ public sealed class DeliveryTests
 
         var during = await engine.Outbox.GetSnapshotAsync(time.GetUtcNow(), default);
         Assert.AreEqual(5, during.PendingCount);
-        Assert.AreEqual(0, receiver.Accepted.Count);
 
-        await receiver.RestartAsync();
+        await using var client = await ClientApp.StartAsync("client1", time, port: endpoint.Port);
+        var connections = new List<HubConnection>();
+        var signedOut = new System.Collections.Concurrent.ConcurrentBag<string?>();
+        var closed = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            var connection = await client.ConnectAsync($"user-{i}", $"session-{i}");
+            // The middleware tells the connection why before it aborts it: proof the close is the revocation's doing.
+            connection.On<string?>("signedOut", reason => signedOut.Add(reason));
+            connection.Closed += _ => { Interlocked.Increment(ref closed); return Task.CompletedTask; };
+            connections.Add(connection);
+        }
 
-        await Eventually.UntilAsync(() => receiver.Accepted.Count == 5, "all five tokens arrived after recovery", time);
-        var sessions = receiver.Accepted.Select(t => t.GetClaim("sid").Value).Order().ToArray();
-        CollectionAssert.AreEqual(Enumerable.Range(0, 5).Select(i => $"session-{i}").ToArray(), sessions);
+        await Eventually.UntilAsync(() => client.Answered200 == 5, "all five tokens were accepted after recovery", time);
+        await Eventually.UntilAsync(() => Volatile.Read(ref closed) == 5, "all five live connections closed");
+        Assert.HasCount(5, signedOut);
+        Assert.IsTrue(signedOut.All(r => r == RevocationReasons.Logout), string.Join(", ", signedOut));
         await Eventually.UntilAsync(async () => (await engine.Outbox.GetSnapshotAsync(time.GetUtcNow(), default)).PendingCount == 0, "the outbox is empty");
+        foreach (var connection in connections)
+        {
+            await connection.DisposeAsync();
+        }
     }
 
     [TestMethod]

@@ -16,10 +16,13 @@ public sealed class EndToEndTests
         await using var alice = await client.ConnectAsync("alice", "session-1");
         await using var bob = await client.ConnectAsync("bob", "session-2");
         var aliceClosed = new TaskCompletionSource();
+        var aliceTold = new TaskCompletionSource<string?>();
+        alice.On<string?>("signedOut", reason => aliceTold.TrySetResult(reason));
         alice.Closed += _ => { aliceClosed.TrySetResult(); return Task.CompletedTask; };
 
-        await engine.Server.RevokeAsync(new Revocation { Subject = "alice", SessionId = "session-1", Reason = RevocationReasons.Logout });
+        await engine.Server.RevokeAsync(new Revocation { Subject = "alice", SessionId = "session-1", Reason = RevocationReasons.AdminRevoked });
 
+        Assert.AreEqual(RevocationReasons.AdminRevoked, await aliceTold.Task.WaitAsync(TimeSpan.FromSeconds(20)));
         await aliceClosed.Task.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.AreEqual(HubConnectionState.Disconnected, alice.State);
         Assert.AreEqual(HubConnectionState.Connected, bob.State);

@@ -45,14 +45,14 @@ internal sealed class ClientApp : IAsyncDisposable
     private int _answered200;
 
     /// <summary>
-    /// Starts the app. <paramref name="fault"/> may answer a request itself (return a status) before it reaches the
+    /// Starts the app (on <paramref name="port"/>, or any free port). <paramref name="fault"/> may answer a request itself (return a status) before it reaches the
     /// middleware; it gets the request's ordinal, from 1.
     /// </summary>
-    public static async Task<ClientApp> StartAsync(string clientId, TimeProvider time, Func<int, int?>? fault = null)
+    public static async Task<ClientApp> StartAsync(string clientId, TimeProvider time, Func<int, int?>? fault = null, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, port));
         builder.Services.AddSingleton(time);
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, HeaderAuthenticationHandler>("Test", null);
         builder.Services.AddAuthorization();
