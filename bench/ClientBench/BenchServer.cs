@@ -57,6 +57,7 @@ internal static class BenchServer
         });
         app.MapPost("/floor/session", (string sid, ContextIndex index) => { index.Abort(index.BySession, sid); return Results.Ok(); });
         app.MapPost("/floor/user", (string user, ContextIndex index) => { index.Abort(index.ByUser, user); return Results.Ok(); });
+        app.MapGet("/cpu", () => Results.Text(System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture)));
         app.MapGet("/registry", (LiveConnectionRegistry registry) => Results.Text(registry.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await app.StartAsync();
         Console.WriteLine("LISTENING " + app.Urls.First());

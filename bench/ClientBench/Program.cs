@@ -89,12 +89,14 @@ foreach (var n in connectionCounts)
     var tokens = Enumerable.Range(0, 8000).Select(i => LogoutToken(rsa, sub: "nobody", sid: $"idle-{n}-{i}")).ToArray();
     await ThroughputAsync(http, "/bare", [.. Enumerable.Repeat(tokens[0], 500)]);
     await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, [.. Enumerable.Range(0, 500).Select(i => LogoutToken(rsa, sub: "nobody", sid: $"warm-{n}-{i}"))]);
-    var bare1 = await ThroughputAsync(http, "/bare", tokens[..4000]);
-    var valid1 = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[..4000]);
-    var bare2 = await ThroughputAsync(http, "/bare", tokens[4000..]);
-    var valid2 = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[4000..]);
+    var (bare1, bareCpu1) = await ThroughputAsync(http, "/bare", tokens[..4000]);
+    var (valid1, validCpu1) = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[..4000]);
+    var (bare2, bareCpu2) = await ThroughputAsync(http, "/bare", tokens[4000..]);
+    var (valid2, validCpu2) = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[4000..]);
     var bare = (bare1 + bare2) / 2;
     var valid = (valid1 + valid2) / 2;
+    var bareCpu = (bareCpu1 + bareCpu2) / 2;
+    var validCpu = (validCpu1 + validCpu2) / 2;
 
     report.AppendLine(CultureInfo.InvariantCulture, $"## {n:N0} live WebSocket connections");
     report.AppendLine();
@@ -104,6 +106,7 @@ foreach (var n in connectionCounts)
     report.AppendLine(CultureInfo.InvariantCulture, $"| POST -> client `Closed`, p99 | {P(middleware, 99):0.00} ms | {P(floor, 99):0.00} ms | {P(middleware, 99) / P(floor, 99):0.00}x | <= 2x |");
     report.AppendLine(CultureInfo.InvariantCulture, $"| user with 100 connections: POST -> all closed, median of 5 | {P(userMiddleware, 50):0.00} ms | {P(userFloor, 50):0.00} ms | {P(userMiddleware, 50) / P(userFloor, 50):0.00}x | <= 1.5x |");
     report.AppendLine(CultureInfo.InvariantCulture, $"| requests/s: valid logout tokens vs bare form POST (8,000 each, 64 in flight) | {valid:0} /s | {bare:0} /s | {valid / bare:0.00}x | >= 0.6x |");
+    report.AppendLine(CultureInfo.InvariantCulture, $"| server CPU per request (the client shares the 2 cores) | {validCpu:0} us | {bareCpu:0} us | {bareCpu / validCpu:0.00}x | |");
     report.AppendLine();
     Console.WriteLine(report.ToString().Split("## ").Last());
 
@@ -161,8 +164,9 @@ static string LogoutToken(RSA key, string? sub, string? sid)
 static Task<HttpResponseMessage> PostLogoutAsync(HttpClient http, string token) =>
     http.PostAsync(AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]));
 
-static async Task<double> ThroughputAsync(HttpClient http, string path, string[] tokens)
+static async Task<(double PerSecond, double ServerCpuMicroseconds)> ThroughputAsync(HttpClient http, string path, string[] tokens)
 {
+    var cpuBefore = double.Parse(await http.GetStringAsync("/cpu"), CultureInfo.InvariantCulture);
     var next = -1;
     var failures = 0;
     var watch = Stopwatch.StartNew();
@@ -183,7 +187,9 @@ static async Task<double> ThroughputAsync(HttpClient http, string path, string[]
         throw new InvalidOperationException($"{failures} requests to {path} failed");
     }
 
-    return tokens.Length / watch.Elapsed.TotalSeconds;
+    var perSecond = tokens.Length / watch.Elapsed.TotalSeconds;
+    var cpuAfter = double.Parse(await http.GetStringAsync("/cpu"), CultureInfo.InvariantCulture);
+    return (perSecond, (cpuAfter - cpuBefore) / tokens.Length);
 }
 
 internal sealed class Session : IAsyncDisposable
