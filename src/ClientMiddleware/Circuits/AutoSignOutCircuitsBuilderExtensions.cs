@@ -14,8 +14,8 @@ public static class AutoSignOutCircuitsBuilderExtensions
     /// becomes anonymous at once (components re-render signed out), its inbound events are refused (a refused event
     /// ends the circuit), the browser is sent to <see cref="AutoSignOutCircuitOptions.SignedOutPath"/> with the reason
     /// by a full page load, and the circuit's connection is closed. Reconnecting to or resuming the circuit is refused.
-    /// Without this call the global hub filter treats Blazor's hub like any other hub: it only aborts the connection.
-    /// Calling it again only applies <paramref name="configure"/>.
+    /// <c>AddAutoSignOut</c> already calls it; call it again to configure the circuit options, which is all a second
+    /// call does.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddAutoSignOut</c>.</param>
     /// <param name="configure">Configures the circuit options.</param>

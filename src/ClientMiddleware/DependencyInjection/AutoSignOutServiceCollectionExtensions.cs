@@ -15,7 +15,8 @@ public static class AutoSignOutServiceCollectionExtensions
     /// Adds AutoSignOut: logout-token validation for <see cref="AutoSignOutOptions.Providers"/>, the in-process signal
     /// bus, the revoked-session set, the connection registry, a global SignalR hub filter, the revoked-cookie and
     /// bearer check for every authentication scheme, and <see cref="IAutoSignOutService"/>. Map the endpoint with
-    /// <c>app.MapBackChannelLogout()</c>. Calling it again only applies <paramref name="configure"/>.
+    /// <c>app.MapBackChannelLogout()</c>. Blazor Server circuits are included (see <c>AddBlazorCircuits</c> for their
+    /// options). Calling it again only applies <paramref name="configure"/>.
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configure">Configures the options.</param>
@@ -71,7 +72,9 @@ public static class AutoSignOutServiceCollectionExtensions
             sp => ActivatorUtilities.CreateInstance<AutoSignOutAuthenticationService>(sp, CreateInner(sp, inner)),
             inner.Lifetime));
 
-        return new AutoSignOutBuilder(services);
+        // Blazor Server circuits sign out live with no further call; AddBlazorCircuits(o => …) only sets their options.
+        // In an app without Blazor the circuit handler is registered and never resolved.
+        return new AutoSignOutBuilder(services).AddBlazorCircuits();
     }
 
     private static IAuthenticationService CreateInner(IServiceProvider services, ServiceDescriptor descriptor) => (IAuthenticationService)(
