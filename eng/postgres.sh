@@ -6,7 +6,11 @@
 # Only the export line goes to stdout; everything else goes to stderr.
 set -euo pipefail
 
-state_file="${TMPDIR:-/tmp}/autosignout-postgres.state"
+# One cluster per checkout: the state lives in the checkout's ignored artifacts folder, so a second clone (or a CI
+# run after a session that was stopped mid-way) neither collides with nor is blocked by another's cluster.
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+state_file="$repo_root/artifacts/postgres.state"
+mkdir -p "$repo_root/artifacts"
 password="autosignout"
 database="autosignout_test"
 
