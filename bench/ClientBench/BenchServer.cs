@@ -55,6 +55,24 @@ internal static class BenchServer
             context.Response.Headers.CacheControl = "no-store";
             return form.TryGetValue("logout_token", out var token) && token.Count == 1 ? Results.Ok() : Results.BadRequest();
         });
+        app.MapPost("/validate-only", async (HttpContext context, LogoutTokenValidator validator) =>
+        {
+            var form = await context.Request.ReadFormAsync();
+            var result = await validator.ValidateAsync(form["logout_token"].ToString(), context.RequestAborted);
+            return result.Signal is null ? Results.BadRequest() : Results.Ok();
+        });
+        app.MapPost("/validate-publish", async (HttpContext context, LogoutTokenValidator validator, ISignOutSignalBus bus) =>
+        {
+            var form = await context.Request.ReadFormAsync();
+            var result = await validator.ValidateAsync(form["logout_token"].ToString(), context.RequestAborted);
+            if (result.Signal is null)
+            {
+                return Results.BadRequest();
+            }
+
+            await bus.PublishAsync(result.Signal);
+            return Results.Ok();
+        });
         app.MapPost("/floor/session", (string sid, ContextIndex index) => { index.Abort(index.BySession, sid); return Results.Ok(); });
         app.MapPost("/floor/user", (string user, ContextIndex index) => { index.Abort(index.ByUser, user); return Results.Ok(); });
         app.MapGet("/cpu", () => Results.Text(System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture)));

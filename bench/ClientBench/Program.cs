@@ -93,6 +93,21 @@ foreach (var n in connectionCounts)
     var (valid1, validCpu1) = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[..4000]);
     var (bare2, bareCpu2) = await ThroughputAsync(http, "/bare", tokens[4000..]);
     var (valid2, validCpu2) = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, tokens[4000..]);
+    if (Environment.GetEnvironmentVariable("AUTOSIGNOUT_BENCH_SPLIT") == "1")
+    {
+        var split = Enumerable.Range(0, 4000).Select(i => LogoutToken(rsa, sub: "nobody", sid: $"split-{n}-{i}")).ToArray();
+        var (validateOnly, validateOnlyCpu) = await ThroughputAsync(http, "/validate-only", split);
+        Console.WriteLine($"   validation only (no signal): {validateOnly:0}/s, server {validateOnlyCpu:0} us/request");
+        var split2 = Enumerable.Range(0, 4000).Select(i => LogoutToken(rsa, sub: "nobody", sid: $"split2-{n}-{i}")).ToArray();
+        var (publish, publishCpu) = await ThroughputAsync(http, "/validate-publish", split2);
+        Console.WriteLine($"   validation + publish: {publish:0}/s, server {publishCpu:0} us/request");
+        var split3 = Enumerable.Range(0, 4000).Select(i => LogoutToken(rsa, sub: "nobody", sid: $"split3-{n}-{i}")).ToArray();
+        var (full, fullCpu) = await ThroughputAsync(http, AutoSignOutDefaults.BackChannelLogoutPath, split3);
+        Console.WriteLine($"   endpoint: {full:0}/s, server {fullCpu:0} us/request");
+        var (bare3, bare3Cpu) = await ThroughputAsync(http, "/bare", split3);
+        Console.WriteLine($"   bare: {bare3:0}/s, server {bare3Cpu:0} us/request");
+    }
+
     var bare = (bare1 + bare2) / 2;
     var valid = (valid1 + valid2) / 2;
     var bareCpu = (bareCpu1 + bareCpu2) / 2;
