@@ -67,6 +67,8 @@ public enum LogoutNotificationState
     /// <summary>Waiting for its next attempt (or being delivered under a lease).</summary>
     Pending = 0,
 
+    // 1 stays free: a delivered notification is removed from the outbox, not kept in a state of its own.
+
     /// <summary>Given up after the retry horizon; kept for inspection.</summary>
     DeadLettered = 2,
 }
