@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace AutoSignOut.IdentityServer.EntityFrameworkCore;
 
@@ -13,6 +14,9 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
 {
     private const int Pending = (int)LogoutNotificationState.Pending;
     private const int DeadLettered = (int)LogoutNotificationState.DeadLettered;
+    private const string NpgsqlProvider = "Npgsql.EntityFrameworkCore.PostgreSQL";
+
+    private string? _postgresLeaseSql;
 
     private readonly IDbContextFactory<TContext> _contexts;
 
@@ -39,21 +43,30 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var leaseId = Guid.NewGuid();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         var rows = db.Set<LogoutOutboxEntry>();
-        var due = rows
-            .Where(e => e.State == Pending && e.NextAttemptAt <= nowMs && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
-            .OrderBy(e => e.NextAttemptAt)
-            .Select(e => e.Id)
-            .Take(maxCount);
-        // The lease condition is repeated on the updated row itself: a competing instance that locked the row first
-        // leaves it leased, the re-check fails, and this instance skips it.
         int taken;
-        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
+        if (db.Database.ProviderName == NpgsqlProvider)
         {
-            taken = await rows
-                .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
-                .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
-                .ConfigureAwait(false);
+            // PostgreSQL: skip rows another instance is leasing right now instead of queueing behind its locks.
+            taken = await db.Database.ExecuteSqlRawAsync(PostgresLeaseSql(db), [leaseId, untilMs, Pending, nowMs, maxCount], cancellationToken).ConfigureAwait(false);
         }
+        else
+        {
+            var due = rows
+                .Where(e => e.State == Pending && e.NextAttemptAt <= nowMs && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+                .OrderBy(e => e.NextAttemptAt)
+                .Select(e => e.Id)
+                .Take(maxCount);
+            // The lease condition is repeated on the updated row itself: a competing instance that locked the row
+            // first leaves it leased, the re-check fails, and this instance skips it.
+            using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
+            {
+                taken = await rows
+                    .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+
         if (taken == 0)
         {
             return [];
@@ -153,5 +166,31 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             stats.Oldest is { } oldest ? DateTimeOffset.FromUnixTimeMilliseconds(oldest) : null,
             stats.NextDue is { } due ? DateTimeOffset.FromUnixTimeMilliseconds(due) : null,
             stats.Dead);
+    }
+
+    private string PostgresLeaseSql(DbContext db) => _postgresLeaseSql ??= BuildPostgresLeaseSql(db);
+
+    private static string BuildPostgresLeaseSql(DbContext db)
+    {
+        var entity = db.Model.FindEntityType(typeof(LogoutOutboxEntry))!;
+        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        var schema = entity.GetSchema();
+        var name = (schema is null ? "" : Quote(schema) + ".") + Quote(table.Name);
+        string Column(string property) => Quote(entity.FindProperty(property)!.GetColumnName(table)!);
+        var id = Column(nameof(LogoutOutboxEntry.Id));
+        var leaseExpires = Column(nameof(LogoutOutboxEntry.LeaseExpiresAt));
+        var next = Column(nameof(LogoutOutboxEntry.NextAttemptAt));
+        return $$"""
+            UPDATE {{name}} SET {{Column(nameof(LogoutOutboxEntry.LeaseId))}} = {0}, {{leaseExpires}} = {1}
+            WHERE {{id}} IN (
+                SELECT {{id}} FROM {{name}}
+                WHERE {{Column(nameof(LogoutOutboxEntry.State))}} = {2} AND {{next}} <= {3} AND ({{leaseExpires}} IS NULL OR {{leaseExpires}} <= {3})
+                ORDER BY {{next}}
+                LIMIT {4}
+                FOR UPDATE SKIP LOCKED)
+            AND ({{leaseExpires}} IS NULL OR {{leaseExpires}} <= {3})
+            """;
+
+        static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
     }
 }
