@@ -74,12 +74,9 @@ start() {
   fi
 
   local data port pwfile
-  # As root the server runs as postgres, which must be able to reach the data directory: use /tmp, not $TMPDIR.
-  local base="${TMPDIR:-/tmp}"
-  if [[ $(id -u) -eq 0 ]]; then
-    base=/tmp
-  fi
-  data=$(mktemp -d "$base/autosignout-pg.XXXXXX")
+  # As root the server runs as postgres, which must be able to reach the data directory: the system's temporary
+  # directory, not a $TMPDIR of root's.
+  data=$(env -u TMPDIR mktemp -d -t autosignout-pg.XXXXXX)
   port=$(free_port)
   pwfile="$data/pwfile"
   echo "$password" >"$pwfile"
