@@ -76,7 +76,9 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
 
         try
         {
-            await _enqueue.AddAsync(notifications).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable once queued: the batch may already be on its way to the database, and a stored row
+            // must reach the dispatcher.
+            await _enqueue.AddAsync(notifications).ConfigureAwait(false);
         }
         catch
         {
