@@ -148,12 +148,12 @@ public sealed class DeliveryTests
         await engine.Server.SignOutEverywhereAsync("alice");
         var callerReturnedBeforeSlowAnswered = !Volatile.Read(ref slowAnswered);
         await Eventually.UntilAsync(() => fast.Answered200 == 1, "the fast client got its token");
+        await Eventually.UntilAsync(() => slow.Requests == 1, "the slow receiver's request is in flight");
         var fastServedBeforeSlowAnswered = !Volatile.Read(ref slowAnswered);
         release.Cancel();
 
         Assert.IsTrue(callerReturnedBeforeSlowAnswered, "RevokeAsync waited for the slow receiver");
         Assert.IsTrue(fastServedBeforeSlowAnswered, "the fast receiver waited for the slow one");
-        Assert.AreEqual(1, slow.Requests, "the slow receiver's request should be in flight");
         await Eventually.UntilAsync(() => slow.Accepted.Count == 1, "the slow receiver got its token too");
     }
 
