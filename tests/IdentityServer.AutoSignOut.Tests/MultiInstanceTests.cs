@@ -15,19 +15,8 @@ public sealed class MultiInstanceTests
     {
         var time = EngineHost.NewClock();
         await using var database = TestDatabase.SqliteFile();
-        using var hang = new CancellationTokenSource();
-        var answering = false;
-        await using var receiver = await LoopbackReceiver.StartAsync(async (_, _) =>
-        {
-            if (!Volatile.Read(ref answering))
-            {
-                // The first host's requests never get an answer before it dies.
-                await Task.Delay(Timeout.Infinite, hang.Token).ContinueWith(_ => { });
-                return 503;
-            }
-
-            return 200;
-        });
+        // The first host's requests never get an answer before it goes away.
+        await using var receiver = await HangingReceiver.StartAsync();
         void Clients(AutoSignOutServerOptions o) => o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint));
 
         CrashSwitch? crashable = null;
@@ -37,20 +26,19 @@ public sealed class MultiInstanceTests
             await first.Server.SignOutSessionAsync($"session-{i}");
         }
 
-        await Eventually.UntilAsync(() => receiver.Requests == 5, "the first host is mid-delivery");
+        await Eventually.UntilAsync(() => receiver.Inner.Requests == 5, "the first host is mid-delivery");
         // "kill -9": from here on nothing the first host does reaches the database, and it drains nothing.
         crashable!.Crash();
         await first.DisposeAsync();
-        hang.Cancel();
-        Volatile.Write(ref answering, true);
+        receiver.Recover();
 
         await using var second = await EngineHost.CreateAsync(time, Clients, database: database);
 
         // The dead host's leases must run out before anyone else may deliver its rows; fake time gets there fast.
-        await Eventually.UntilAsync(() => receiver.Accepted.Count == 5, "the new host delivered every row", time, TimeSpan.FromSeconds(10));
+        await Eventually.UntilAsync(() => receiver.Inner.Accepted.Count == 5, "the new host delivered every row", time, TimeSpan.FromSeconds(10));
         CollectionAssert.AreEquivalent(
             Enumerable.Range(0, 5).Select(i => $"session-{i}").ToArray(),
-            receiver.Accepted.Select(t => t.GetClaim("sid").Value).ToArray());
+            receiver.Inner.Accepted.Select(t => t.GetClaim("sid").Value).ToArray());
         await Eventually.UntilAsync(async () => (await second.Outbox.GetSnapshotAsync(time.GetUtcNow(), default)).PendingCount == 0, "the outbox is empty");
     }
 
@@ -59,18 +47,8 @@ public sealed class MultiInstanceTests
     {
         var time = EngineHost.NewClock();
         await using var database = TestDatabase.SqliteFile();
-        using var hang = new CancellationTokenSource();
-        var answering = false;
-        await using var receiver = await LoopbackReceiver.StartAsync(async (_, _) =>
-        {
-            if (!Volatile.Read(ref answering))
-            {
-                await Task.Delay(Timeout.Infinite, hang.Token).ContinueWith(_ => { });
-                return 503;
-            }
-
-            return 200;
-        });
+        // The first host's requests never get an answer before it goes away.
+        await using var receiver = await HangingReceiver.StartAsync();
         void Clients(AutoSignOutServerOptions o) => o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint));
         var first = await EngineHost.CreateAsync(time, Clients, database: database);
         for (var i = 0; i < 3; i++)
@@ -78,15 +56,14 @@ public sealed class MultiInstanceTests
             await first.Server.SignOutSessionAsync($"session-{i}");
         }
 
-        await Eventually.UntilAsync(() => receiver.Requests == 3, "the first host is mid-delivery");
+        await Eventually.UntilAsync(() => receiver.Inner.Requests == 3, "the first host is mid-delivery");
 
         await first.DisposeAsync();
-        hang.Cancel();
-        Volatile.Write(ref answering, true);
+        receiver.Recover();
         await using var second = await EngineHost.CreateAsync(time, Clients, database: database);
 
         // Fake time stands still: only rows handed back at shutdown can be delivered now.
-        await Eventually.UntilAsync(() => receiver.Accepted.Count == 3, "the new host delivered every row at once");
+        await Eventually.UntilAsync(() => receiver.Inner.Accepted.Count == 3, "the new host delivered every row at once");
     }
 
     [TestMethod]
@@ -139,6 +116,50 @@ public sealed class MultiInstanceTests
         await Eventually.UntilAsync(async () => (await a.Outbox.GetSnapshotAsync(time.GetUtcNow(), default)).PendingCount == 0, "the outbox is empty");
         Assert.AreEqual(0, overlaps, "a row was delivered twice at the same time");
         Assert.AreEqual(0, deliveries.Count(d => d.Value > 1), "a row was delivered twice");
+    }
+
+    /// <summary>A receiver that leaves every request hanging until <see cref="Recover"/>, then accepts.</summary>
+    private sealed class HangingReceiver : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _hang = new();
+        private volatile bool _answering;
+
+        private HangingReceiver()
+        {
+        }
+
+        public LoopbackReceiver Inner { get; private set; } = null!;
+
+        public Uri Endpoint => Inner.Endpoint;
+
+        public static async Task<HangingReceiver> StartAsync()
+        {
+            var self = new HangingReceiver();
+            self.Inner = await LoopbackReceiver.StartAsync(async (_, _) =>
+            {
+                if (self._answering)
+                {
+                    return 200;
+                }
+
+                await Task.Delay(Timeout.Infinite, self._hang.Token).ContinueWith(_ => { });
+                return 503;
+            });
+            return self;
+        }
+
+        public void Recover()
+        {
+            _answering = true;
+            _hang.Cancel();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _hang.Cancel();
+            await Inner.DisposeAsync();
+            _hang.Dispose();
+        }
     }
 
     /// <summary>
