@@ -43,7 +43,7 @@ public abstract class LiveConnection
     internal bool TryMarkSignedOut() => Interlocked.Exchange(ref _signedOut, 1) == 0;
 
     /// <summary>
-    /// Whether a signal for <paramref name="issuer"/> revoked at <paramref name="revokedAt"/> applies to this
+    /// Whether a signal for <paramref name="issuer"/> revoked at <paramref name="revokedAtTicks"/> applies to this
     /// connection: same issuer (or a signal for any issuer) and credentials issued no later than the revocation.
     /// </summary>
     internal bool IsCoveredBy(string? issuer, long revokedAtTicks) =>
