@@ -47,7 +47,7 @@ if [ "$build_status" -ne 0 ]; then
 fi
 
 echo "== test"
-dotnet test AutoSignOut.slnx -c Release --no-build -m:1 \
+dotnet test AutoSignOut.slnx -c Release --no-build -m:1 --blame-hang-timeout 5m --blame-hang-dump-type none \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" 2>&1 \
   | grep -v -E '^\s+Passed ' | tail -n 400
 status=${PIPESTATUS[0]}

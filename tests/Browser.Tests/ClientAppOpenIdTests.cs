@@ -1,18 +1,12 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using AutoSignOut.ClientApp;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Microsoft.Playwright;
 
 namespace AutoSignOut.Browser.Tests;
@@ -20,8 +14,8 @@ namespace AutoSignOut.Browser.Tests;
 /// <summary>
 /// The client app pointed at an OpenID Provider by configuration alone: OIDC sign-in in Chromium, a bearer token from
 /// the OP for the chat hub (<c>access_token</c> query over WebSockets), and the OP's back-channel logout token closing
-/// both. The OP is a stand-in on loopback (discovery, keys, an authorization that answers at once, a token endpoint);
-/// the real OpenID Providers are the hosts' and the server plugin's work.
+/// both. The OP is the tests' stand-in on loopback (tests/TestSupport: discovery, keys, an authorization that answers
+/// at once, a token endpoint); the real OpenID Providers are the hosts' and the server plugin's work.
 /// </summary>
 [TestClass]
 public sealed class ClientAppOpenIdTests
@@ -29,14 +23,16 @@ public sealed class ClientAppOpenIdTests
     private const string ClientId = "client-app";
     private const string ApiAudience = "chat-api";
     private const string BrowserUser = "dave";
-    private const string BrowserSessionId = "op-session-browser";
+    private static readonly string BrowserSessionId = TestOpenIdProvider.SessionIdOf(BrowserUser);
 
     public TestContext TestContext { get; set; } = null!;
 
     [TestMethod]
     public async Task A_bearer_chat_connection_is_closed_by_the_providers_back_channel_logout_and_its_token_refused_after()
     {
-        await using var op = await SigningProvider.StartAsync();
+        await using var op = await TestOpenIdProvider.StartAsync();
+        op.SignedInUser = BrowserUser;
+        op.AccessTokenAudience = ApiAudience;
         await using var app = await StartAppAsync(op.Issuer);
         var accessToken = op.Sign(new JsonObject
         {
@@ -86,7 +82,9 @@ public sealed class ClientAppOpenIdTests
             Assert.Inconclusive($"{BrowserSession.ChromiumPath} is missing: run eng/chromium.sh.");
         }
 
-        await using var op = await SigningProvider.StartAsync();
+        await using var op = await TestOpenIdProvider.StartAsync();
+        op.SignedInUser = BrowserUser;
+        op.AccessTokenAudience = ApiAudience;
         await using var app = await StartAppAsync(op.Issuer);
         var (playwright, browser) = await BrowserSession.LaunchAsync();
         using var _ = playwright;
@@ -152,100 +150,6 @@ public sealed class ClientAppOpenIdTests
         {
             await App.StopAsync();
             await App.DisposeAsync();
-        }
-    }
-
-    /// <summary>Publishes an issuer's discovery document and signing key on loopback, and signs its tokens.</summary>
-    private sealed class SigningProvider : IAsyncDisposable
-    {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Nonce, string ClientId)> _codes = new();
-        private readonly WebApplication _app;
-        private readonly RsaSecurityKey _key;
-
-        private SigningProvider(WebApplication app, RsaSecurityKey key, string issuer)
-        {
-            _app = app;
-            _key = key;
-            Issuer = issuer;
-        }
-
-        public string Issuer { get; }
-
-        public static async Task<SigningProvider> StartAsync()
-        {
-            var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "op-key" };
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var issuer = string.Empty;
-            app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
-            {
-                ["issuer"] = issuer,
-                ["jwks_uri"] = issuer + "/keys",
-                ["authorization_endpoint"] = issuer + "/authorize",
-                ["token_endpoint"] = issuer + "/token",
-                ["response_types_supported"] = new[] { "code" },
-                ["subject_types_supported"] = new[] { "public" },
-                ["id_token_signing_alg_values_supported"] = new[] { SecurityAlgorithms.RsaSha256 },
-            }));
-
-            // A user who is always signed in at this OP: the authorization answers at once (form_post, the handler's default).
-            SigningProvider? self = null;
-            app.MapGet("/authorize", (string redirect_uri, string state, string nonce, string client_id) =>
-            {
-                var code = Guid.NewGuid().ToString("N");
-                self!._codes[code] = (nonce, client_id);
-                var html = $"""
-                    <html><body onload="document.forms[0].submit()"><form method="post" action="{WebUtility.HtmlEncode(redirect_uri)}">
-                    <input type="hidden" name="code" value="{code}"><input type="hidden" name="state" value="{WebUtility.HtmlEncode(state)}">
-                    </form></body></html>
-                    """;
-                return Results.Content(html, "text/html");
-            });
-            app.MapPost("/token", async (HttpRequest request) =>
-            {
-                var form = await request.ReadFormAsync();
-                if (!self!._codes.TryRemove(form["code"].ToString(), out var grant))
-                {
-                    return Results.BadRequest(new { error = "invalid_grant" });
-                }
-
-                var idToken = self.Sign(new JsonObject
-                {
-                    ["aud"] = grant.ClientId,
-                    ["nonce"] = grant.Nonce,
-                    ["sub"] = BrowserUser,
-                    ["sid"] = BrowserSessionId,
-                    ["name"] = "Dave",
-                });
-                var accessToken = self.Sign(new JsonObject { ["aud"] = ApiAudience, ["sub"] = BrowserUser, ["sid"] = BrowserSessionId });
-                return Results.Json(new { access_token = accessToken, id_token = idToken, token_type = "Bearer", expires_in = 300 });
-            });
-            var publicKey = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(key.Rsa.ExportParameters(false)) { KeyId = key.KeyId });
-            app.MapGet("/keys", () => Results.Json(new { keys = new[] { new { kty = "RSA", use = "sig", alg = "RS256", kid = publicKey.Kid, n = publicKey.N, e = publicKey.E } } }));
-            await app.StartAsync();
-            issuer = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
-            return self = new SigningProvider(app, key, issuer);
-        }
-
-        public string Sign(JsonObject claims, string type = "JWT")
-        {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            claims["iss"] = Issuer;
-            claims["iat"] = now;
-            claims["exp"] = now + 300;
-            claims["jti"] = Guid.NewGuid().ToString("N");
-            return new JsonWebTokenHandler().CreateToken(
-                claims.ToJsonString(),
-                new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
-                new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = type });
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
         }
     }
 }

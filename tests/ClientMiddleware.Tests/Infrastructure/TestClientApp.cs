@@ -267,7 +267,10 @@ internal sealed class HubClient : IAsyncDisposable
 
     public HubConnection Connection { get; }
 
-    public Task<string?> SignedOut => _signedOut.Task;
+    /// <summary>The reason of the sign-out message; fails after 5 s rather than waiting forever for one that never comes.</summary>
+    public Task<string?> SignedOut => _signedOut.Task.WaitAsync(TimeSpan.FromSeconds(5));
+
+    public bool ReceivedSignedOut => _signedOut.Task.IsCompleted;
 
     public Task<Exception?> Closed => _closed.Task;
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -9,13 +10,14 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
-namespace AutoSignOut.AspNetCore.Tests.Infrastructure;
+namespace AutoSignOut.Testing;
 
 /// <summary>
-/// A minimal OpenID Provider on loopback Kestrel: serves discovery and JWKS, and mints logout and access tokens
-/// with its own RSA keys. Keys can be rotated; JWKS requests are counted.
+/// A stand-in OpenID Provider on loopback Kestrel: discovery, JWKS, an authorization-code flow that signs the user in
+/// at once (the <c>login_hint</c>, else <see cref="SignedInUser"/>; answered by query or form_post as asked), and
+/// logout and access tokens minted with its own RSA keys. Keys can be rotated; JWKS requests are counted.
 /// </summary>
-internal sealed class TestOpenIdProvider : IAsyncDisposable
+public sealed class TestOpenIdProvider : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string User, string Nonce, string ClientId)> _codes = new();
@@ -58,13 +60,23 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
             ["backchannel_logout_session_supported"] = true,
         }));
 
-        // A bare authorization-code flow for the OpenID Connect handler: the login_hint is the user, no password.
+        // A bare authorization-code flow for the OpenID Connect handler: the user is always signed in, no password.
         app.MapGet("/authorize", (HttpContext context) =>
         {
             var query = context.Request.Query;
             var code = Guid.NewGuid().ToString("N");
-            provider!._codes[code] = (query["login_hint"].ToString(), query["nonce"].ToString(), query["client_id"].ToString());
-            return Results.Redirect($"{query["redirect_uri"]}?code={code}&state={Uri.EscapeDataString(query["state"].ToString())}");
+            var user = query["login_hint"] is { Count: 1 } hint && hint[0] is { Length: > 0 } ? hint[0]! : provider!.SignedInUser;
+            provider!._codes[code] = (user, query["nonce"].ToString(), query["client_id"].ToString());
+            var redirectUri = query["redirect_uri"].ToString();
+            var state = query["state"].ToString();
+            if (query["response_mode"] == "form_post")
+            {
+                return Results.Content(
+                    $"""<html><body onload="document.forms[0].submit()"><form method="post" action="{WebUtility.HtmlEncode(redirectUri)}"><input type="hidden" name="code" value="{code}"><input type="hidden" name="state" value="{WebUtility.HtmlEncode(state)}"></form></body></html>""",
+                    "text/html");
+            }
+
+            return Results.Redirect($"{redirectUri}?code={code}&state={Uri.EscapeDataString(state)}");
         });
         app.MapPost("/token", async (HttpContext context) =>
         {
@@ -83,12 +95,14 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
                     ["aud"] = grant.ClientId,
                     ["sub"] = grant.User,
                     ["sid"] = SessionIdOf(grant.User),
+                    ["name"] = DisplayNameOf(grant.User),
                     ["nonce"] = grant.Nonce,
                     ["iat"] = now,
                     ["exp"] = now + 300,
                 },
                 TestJwt.Rs256(provider.Key));
-            return Results.Json(new JsonObject { ["id_token"] = idToken, ["access_token"] = "opaque", ["token_type"] = "Bearer", ["expires_in"] = 300 });
+            var accessToken = provider.Sign(new JsonObject { ["aud"] = provider.AccessTokenAudience, ["sub"] = grant.User, ["sid"] = SessionIdOf(grant.User) });
+            return Results.Json(new JsonObject { ["id_token"] = idToken, ["access_token"] = accessToken, ["token_type"] = "Bearer", ["expires_in"] = 300 });
         });
         app.MapGet("/jwks", () =>
         {
@@ -113,8 +127,28 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
         return provider;
     }
 
+    /// <summary>The user signed in by an authorization request without a <c>login_hint</c>.</summary>
+    public string SignedInUser { get; set; } = "dave";
+
+    /// <summary>The audience of the access tokens the token endpoint issues.</summary>
+    public string AccessTokenAudience { get; set; } = "api";
+
     /// <summary>The OP session id the provider gives a user's sign-in.</summary>
     public static string SessionIdOf(string user) => "op-session-" + user;
+
+    /// <summary>The display name (<c>name</c> claim) of a user: the user name, capitalized.</summary>
+    public static string DisplayNameOf(string user) => char.ToUpperInvariant(user[0]) + user[1..];
+
+    /// <summary>Signs <paramref name="claims"/> with the current key, adding <c>iss</c>, <c>iat</c>, <c>exp</c> and <c>jti</c> where absent.</summary>
+    public string Sign(JsonObject claims, string type = "JWT")
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        claims["iss"] ??= Issuer;
+        claims["iat"] ??= now;
+        claims["exp"] ??= now + 300;
+        claims["jti"] ??= Guid.NewGuid().ToString("N");
+        return TestJwt.Encode(new JsonObject { ["alg"] = "RS256", ["typ"] = type, ["kid"] = KeyId }, claims, TestJwt.Rs256(Key));
+    }
 
     /// <summary>Replaces the signing key with a new one under a new kid.</summary>
     public void RotateKey()
@@ -161,7 +195,7 @@ internal sealed class TestOpenIdProvider : IAsyncDisposable
     }
 
     /// <summary>An access token for the test API, with <c>sub</c>, <c>sid</c> and a fresh <c>jti</c>.</summary>
-    public string AccessToken(string sub, string? sid, out string jti, string audience = TestClientApp.ApiAudience)
+    public string AccessToken(string sub, string? sid, out string jti, string audience = "api")
     {
         jti = Guid.NewGuid().ToString("N");
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

@@ -4,12 +4,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.IdentityModel.Tokens;
 
-namespace AutoSignOut.AspNetCore.Tests.Infrastructure;
+namespace AutoSignOut.Testing;
 
 /// <summary>
 /// Builds JWTs byte by byte, so a test can break exactly one rule (a header, a claim, the signature) and nothing else.
 /// </summary>
-internal static class TestJwt
+public static class TestJwt
 {
     public static string Encode(JsonObject header, JsonObject payload, Func<byte[], byte[]>? sign)
     {
