@@ -213,6 +213,8 @@ public sealed class SignOutEffectTests
 
         await first.AssertClosedAsync();
         await second.AssertClosedAsync();
+        Assert.AreEqual("password_changed", await first.SignedOut);
+        Assert.AreEqual("password_changed", await second.SignedOut);
         await dave.AssertAliveAsync();
         await browser1.SignInAsync("carol", local: true);
         await using var again = await browser1.ConnectAsync();

@@ -22,6 +22,7 @@ internal sealed class AutoSignOutHubFilter(
     CircuitHubGate? circuits = null) : IHubFilter
 {
     private const string SignedOutMessage = "The session was signed out.";
+    private const string SignedOutReason = "signed_out";
     private readonly AutoSignOutOptions _options = options.Value;
     private readonly ConcurrentDictionary<Type, IHubClients> _clientsByHub = new();
 
@@ -55,8 +56,11 @@ internal sealed class AutoSignOutHubFilter(
         registry.Register(connection);
         if (store.IsRevoked(connection.Issuer, keys, issuedAt))
         {
+            // A signal that landed between the handshake and this registration: the client already counts itself
+            // connected, so it is told, like every closed connection, before it is refused.
             registry.Unregister(connection);
             Refuse("hub_connect");
+            await connection.Clients.Client(caller.ConnectionId).SendAsync(_options.ClientMethod, SignedOutReason, caller.ConnectionAborted);
             throw new HubException(SignedOutMessage);
         }
 

@@ -13,6 +13,8 @@ internal sealed class HubLiveConnection(
 
     public HubCallerContext Context => context;
 
+    public IHubClients Clients => clients;
+
     /// <summary>Sends the reason to the client, then aborts the connection server-side whether the send worked or not.</summary>
     protected internal override async ValueTask CloseAsync(SignOutSignal signal, CancellationToken cancellationToken)
     {

@@ -160,6 +160,7 @@ internal sealed class TestClientApp : IAsyncDisposable
             .Build();
         var client = new HubClient(connection);
         await connection.StartAsync();
+        await client.WaitUntilServedAsync();
         return client;
     }
 
@@ -221,6 +222,7 @@ internal sealed class TestClientApp : IAsyncDisposable
                 .Build();
             var client = new HubClient(connection);
             await connection.StartAsync();
+            await client.WaitUntilServedAsync();
             return client;
         }
 
@@ -275,6 +277,12 @@ internal sealed class HubClient : IAsyncDisposable
     public Task<Exception?> Closed => _closed.Task;
 
     public bool IsOpen => Connection.State == HubConnectionState.Connected && !_closed.Task.IsCompleted;
+
+    /// <summary>
+    /// Waits until the server has run OnConnectedAsync (and so registered the connection): SignalR answers the handshake
+    /// before it, and handles invocations only after it.
+    /// </summary>
+    public async Task WaitUntilServedAsync() => await Connection.InvokeAsync<string>("Echo", "connected");
 
     /// <summary>Proves the connection still works end to end.</summary>
     public async Task AssertAliveAsync()
