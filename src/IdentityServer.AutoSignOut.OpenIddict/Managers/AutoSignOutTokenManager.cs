@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,9 @@ namespace AutoSignOut.IdentityServer.OpenIddict;
 public class AutoSignOutTokenManager<TToken> : OpenIddictTokenManager<TToken>
     where TToken : class
 {
+    // OpenIddict 6+ stores token types as URNs; older rows (and other stores) may hold the short hint.
+    private static readonly ImmutableArray<string> RefreshTokenTypes = [TokenTypeIdentifiers.RefreshToken, TokenTypeHints.RefreshToken];
+
     private readonly IServiceProvider _services;
 
     /// <summary>Creates the manager; resolved by dependency injection in place of OpenIddict's.</summary>
@@ -40,7 +44,7 @@ public class AutoSignOutTokenManager<TToken> : OpenIddictTokenManager<TToken>
         ArgumentNullException.ThrowIfNull(token);
         if (RevocationScope.Current.Suppressed
             || !await HasStatusAsync(token, Statuses.Valid, cancellationToken).ConfigureAwait(false)
-            || !await HasTypeAsync(token, TokenTypeHints.RefreshToken, cancellationToken).ConfigureAwait(false))
+            || !await HasTypeAsync(token, RefreshTokenTypes, cancellationToken).ConfigureAwait(false))
         {
             // Access tokens revoked one by one are reference tokens whose jti the index does not hold; codes are not
             // credentials a client app signs in with. Neither names a session to end at a client.

@@ -17,6 +17,8 @@ namespace AutoSignOut.IdentityServer.OpenIddict;
 /// </summary>
 internal sealed class SessionCookieEvents : IPostConfigureOptions<CookieAuthenticationOptions>
 {
+    private static readonly object RefusingMarker = new();
+
     private readonly IOptionsMonitor<AutoSignOutOpenIddictOptions> _options;
 
     public SessionCookieEvents(IOptionsMonitor<AutoSignOutOpenIddictOptions> options) => _options = options;
@@ -94,7 +96,7 @@ internal sealed class SessionCookieEvents : IPostConfigureOptions<CookieAuthenti
 
     private static async Task OnValidatePrincipalAsync(CookieValidatePrincipalContext context)
     {
-        if (context.Principal is null)
+        if (context.Principal is null || context.HttpContext.Items.ContainsKey(RefusingMarker))
         {
             return;
         }
@@ -129,6 +131,9 @@ internal sealed class SessionCookieEvents : IPostConfigureOptions<CookieAuthenti
         {
             services.GetRequiredService<ILogger<SessionCookieEvents>>().EndedSessionCookieRefused();
             context.RejectPrincipal();
+            // The sign-out re-enters this handler (OnSigningOut authenticates the cookie to find its session): the marker
+            // stops it from ending the session again and from recursing into this validation.
+            context.HttpContext.Items[RefusingMarker] = true;
             await context.HttpContext.SignOutAsync(context.Scheme.Name).ConfigureAwait(false);
             return;
         }
@@ -139,6 +144,12 @@ internal sealed class SessionCookieEvents : IPostConfigureOptions<CookieAuthenti
 
     private static async Task OnSigningOutAsync(CookieSigningOutContext context)
     {
+        if (context.HttpContext.Items.ContainsKey(RefusingMarker))
+        {
+            return;
+        }
+
+        context.HttpContext.Items[RefusingMarker] = true;
         var result = await context.HttpContext.AuthenticateAsync(context.Scheme.Name).ConfigureAwait(false);
         if (SessionIdOf(result.Properties) is { } sessionId)
         {

@@ -115,7 +115,7 @@ internal sealed partial class TestUser : IDisposable
         var authorize = $"{_stack.Idp.Address}/connect/authorize?client_id={TestIdentityProvider.ClientId}&response_type=code&response_mode=query" +
             $"&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid&code_challenge=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&code_challenge_method=S256&state=s";
         using var response = await _http.GetAsync(authorize);
-        return response.Headers.Location?.AbsoluteUri.StartsWith(redirect, StringComparison.Ordinal) == true;
+        return response.Headers.Location?.OriginalString.StartsWith(redirect, StringComparison.Ordinal) == true;
     }
 
     public Task<LiveConnection> ConnectWithCookieAsync() => LiveConnection.StartAsync(_stack.ClientAddress, o => o.Cookies = Cookies);
