@@ -87,6 +87,7 @@ internal sealed class DemoHosts : IAsyncDisposable
         [
             $"--urls={client}",
             $"--Oidc:Authority={idp}/",
+            $"--Oidc:Issuer={idp}/",
             "--Oidc:ClientId=client-app",
             "--Oidc:RequireHttpsMetadata=false",
             "--Oidc:Scopes=openid profile email roles offline_access",

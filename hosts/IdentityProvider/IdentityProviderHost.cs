@@ -32,6 +32,8 @@ public static class IdentityProviderHost
     /// <summary>The sign-in page.</summary>
     public const string SignInPath = "/account/sign-in";
 
+    private static readonly object NestedCookieValidation = new();
+
     /// <summary>Creates the app from standard configuration (appsettings, environment variables, command line).</summary>
     /// <param name="args">Command-line arguments, such as <c>--urls=http://127.0.0.1:5001</c> or <c>--IdentityProvider:ClientApp:BaseUrl=…</c>.</param>
     /// <param name="configure">Optional last word on the builder (the demo and tests use it).</param>
@@ -41,7 +43,7 @@ public static class IdentityProviderHost
         {
             Args = args,
             ApplicationName = typeof(IdentityProviderHost).Assembly.GetName().Name,
-            ContentRootPath = AppContext.BaseDirectory,
+            ContentRootPath = Path.Combine(AppContext.BaseDirectory, "IdentityProvider"),
         });
 
         var settings = IdentityProviderSettings.From(builder.Configuration);
@@ -51,7 +53,8 @@ public static class IdentityProviderHost
         builder.Services.AddRazorComponents();
         builder.Services.AddCascadingAuthenticationState();
 
-        builder.Services.AddDbContext<IdpDbContext>(o =>
+        // A factory (the outbox and jti index use short-lived contexts) that also registers the scoped context.
+        builder.Services.AddDbContextFactory<IdpDbContext>(o =>
         {
             o.UseSqlite(settings.ConnectionString);
             o.UseOpenIddict();
@@ -76,6 +79,21 @@ public static class IdentityProviderHost
             o.Cookie.SameSite = SameSiteMode.Lax;
             o.SlidingExpiration = true;
             o.ExpireTimeSpan = settings.SessionLifetime;
+
+            // AutoSignOut's binding refuses the cookie of an ended session and signs it out, and its sign-out hook
+            // authenticates the cookie again: within one request that nested validation would recurse without end.
+            // The app's handler runs before the binding's, so a nested validation is refused here, once per request.
+            var validate = o.Events.OnValidatePrincipal;
+            o.Events.OnValidatePrincipal = context =>
+            {
+                if (!context.HttpContext.Items.TryAdd(NestedCookieValidation, true))
+                {
+                    context.RejectPrincipal();
+                    return Task.CompletedTask;
+                }
+
+                return validate(context);
+            };
         });
 
         builder.Services.AddOpenIddict()
@@ -98,6 +116,20 @@ public static class IdentityProviderHost
 
                 // Client apps validate access tokens themselves (JwtBearer): signed, not encrypted.
                 o.DisableAccessTokenEncryption();
+
+                // AutoSignOut: a sid per IdP session, back-channel logout for every sign-out and revocation, the
+                // notifications written in the same EF Core transaction as the revocation.
+                o.AddAutoSignOut(a =>
+                    {
+                        a.SessionIdleTimeout = settings.SessionIdleTimeout;
+                        a.SessionLifetime = settings.SessionLifetime;
+                        a.SessionExpirationScanInterval = settings.SessionExpirationScanInterval;
+
+                        // The IdP session is ASP.NET Core Identity's cookie, and only it ("Cookies" is not registered here).
+                        a.CookieSchemes.Clear();
+                        a.CookieSchemes.Add(IdentityConstants.ApplicationScheme);
+                    })
+                    .UseEntityFrameworkCore<IdpDbContext>();
 
                 var aspNetCore = o.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

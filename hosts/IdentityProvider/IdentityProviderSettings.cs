@@ -27,6 +27,9 @@ public sealed class IdentityProviderSettings
     /// <summary>An IdP session ends this long after sign-in, whatever the activity (<c>IdentityProvider:SessionLifetime</c>).</summary>
     public TimeSpan SessionLifetime { get; init; } = TimeSpan.FromHours(8);
 
+    /// <summary>How often ended-by-time sessions are looked for (<c>IdentityProvider:SessionExpirationScanInterval</c>).</summary>
+    public TimeSpan SessionExpirationScanInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The registered client app (<c>IdentityProvider:ClientApp:*</c>).</summary>
     public ClientRegistration ClientApp { get; init; } = new();
 
@@ -55,6 +58,7 @@ public sealed class IdentityProviderSettings
             RefreshTokenLifetime = section.GetValue("RefreshTokenLifetime", defaults.RefreshTokenLifetime),
             SessionIdleTimeout = section.GetValue("SessionIdleTimeout", defaults.SessionIdleTimeout),
             SessionLifetime = section.GetValue("SessionLifetime", defaults.SessionLifetime),
+            SessionExpirationScanInterval = section.GetValue("SessionExpirationScanInterval", defaults.SessionExpirationScanInterval),
             ClientApp = new ClientRegistration
             {
                 ClientId = NonEmpty(client["ClientId"]) ?? clientDefaults.ClientId,

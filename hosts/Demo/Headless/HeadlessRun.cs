@@ -87,12 +87,12 @@ internal sealed class HeadlessRun(DemoHosts hosts, DemoSettings settings, DemoUs
         }, cancellationToken);
 
         // The idle timeout would end every session of the other triggers too: it gets an IdP of its own settings.
-        output.WriteLine($"Restarting the identity provider with IdentityProvider:SessionIdleTimeout={settings.IdleTimeout} for the last trigger.");
+        output.WriteLine($"Restarting the identity provider with IdentityProvider:SessionIdleTimeout={settings.IdleTimeout} (scanned every second) for the last trigger.");
         output.WriteLine();
         _admin?.Dispose();
         _admin = null;
         await DisposeBobAsync();
-        await hosts.RestartIdentityProviderAsync([$"--IdentityProvider:SessionIdleTimeout={settings.IdleTimeout}"], cancellationToken);
+        await hosts.RestartIdentityProviderAsync([$"--IdentityProvider:SessionIdleTimeout={settings.IdleTimeout}", "--IdentityProvider:SessionExpirationScanInterval=00:00:01"], cancellationToken);
         await RunTriggerAsync($"IdP session idle expiry ({settings.IdleTimeout.TotalSeconds:0} s without activity)", bystanderSurvives: null, _ =>
             Task.FromResult($"nothing: the session is left idle (expected to end at T+{settings.IdleTimeout.TotalMilliseconds:0} ms)"), cancellationToken,
             extraWait: settings.IdleTimeout + settings.TriggerTimeout);

@@ -98,6 +98,7 @@ public static class IdentityProviderSeeder
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };
+        descriptor.SetBackChannelLogout(client.Resolve(client.BackChannelLogoutPath), sessionRequired: true);
 
         var existing = await applications.FindByClientIdAsync(client.ClientId, cancellationToken);
         if (existing is null)

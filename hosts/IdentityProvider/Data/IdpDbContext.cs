@@ -16,5 +16,6 @@ public sealed class IdpDbContext(DbContextOptions<IdpDbContext> options) : Ident
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
+        builder.UseAutoSignOut();
     }
 }

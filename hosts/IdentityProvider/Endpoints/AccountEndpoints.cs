@@ -1,3 +1,4 @@
+using AutoSignOut.IdentityServer.OpenIddict;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 
@@ -6,6 +7,9 @@ namespace AutoSignOut.IdentityProvider.Endpoints;
 /// <summary>The forms of the sign-in and account pages: sign in, sign out, change password.</summary>
 internal static class AccountEndpoints
 {
+    /// <summary>The reason sent to client apps after a password change (their signed-out page explains it).</summary>
+    public const string PasswordChangedReason = "password_changed";
+
     public static void MapAccountEndpoints(this WebApplication app)
     {
         var account = app.MapGroup("/account");
@@ -34,7 +38,7 @@ internal static class AccountEndpoints
             return Results.LocalRedirect("/account/signed-out");
         });
 
-        account.MapPost("/change-password", async (HttpContext http, UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, [FromForm] string currentPassword, [FromForm] string newPassword, [FromForm] string confirmPassword) =>
+        account.MapPost("/change-password", async (HttpContext http, UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, IAutoSignOutSessionService sessions, [FromForm] string currentPassword, [FromForm] string newPassword, [FromForm] string confirmPassword) =>
         {
             var user = await users.GetUserAsync(http.User);
             if (user is null)
@@ -53,7 +57,9 @@ internal static class AccountEndpoints
                 return Results.LocalRedirect("/account?error=" + Uri.EscapeDataString(result.Errors.FirstOrDefault()?.Code ?? "failed"));
             }
 
-            // A new password ends every session of the user: this browser's too, which signs in again with it.
+            // A new password ends every session of the user, on every device, and revokes their grants: one call.
+            // This browser's session ended with them; dropping its cookie sends it to sign in with the new password.
+            await sessions.SignOutEverywhereAsync(user.Id, PasswordChangedReason);
             await signIn.SignOutAsync();
             return Results.LocalRedirect(IdentityProviderHost.SignInPath + "?message=password_changed");
         }).RequireAuthorization();

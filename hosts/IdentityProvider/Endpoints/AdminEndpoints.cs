@@ -1,3 +1,5 @@
+using AutoSignOut.IdentityServer;
+using AutoSignOut.IdentityServer.OpenIddict;
 using Microsoft.AspNetCore.Identity;
 using OpenIddict.Abstractions;
 
@@ -13,7 +15,8 @@ internal static class AdminEndpoints
     {
         var admin = app.MapGroup("/admin").RequireAuthorization(Policy);
 
-        admin.MapPost("/users/{id}/end-sessions", async (string id, UserManager<IdentityUser> users) =>
+        // Every IdP session of the user ends and their grants are revoked; each client of each session is told.
+        admin.MapPost("/users/{id}/end-sessions", async (string id, UserManager<IdentityUser> users, IAutoSignOutSessionService sessions) =>
         {
             var user = await users.FindByIdAsync(id);
             if (user is null)
@@ -21,8 +24,14 @@ internal static class AdminEndpoints
                 return Results.NotFound();
             }
 
-            await users.UpdateSecurityStampAsync(user);
-            return Results.LocalRedirect("/admin?done=user&name=" + Uri.EscapeDataString(user.UserName ?? id));
+            var ended = await sessions.SignOutEverywhereAsync(user.Id, RevocationReasons.AdminRevoked);
+            return Results.LocalRedirect($"/admin?done=user&name={Uri.EscapeDataString(user.UserName ?? id)}&count={ended}");
+        });
+
+        admin.MapPost("/sessions/{sid}/end", async (string sid, IAutoSignOutSessionService sessions) =>
+        {
+            var ended = await sessions.EndSessionAsync(sid, RevocationReasons.AdminRevoked);
+            return Results.LocalRedirect($"/admin?done=session&count={(ended ? 1 : 0)}");
         });
 
         admin.MapPost("/clients/{clientId}/revoke", async (string clientId, IOpenIddictApplicationManager applications, IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens) =>
@@ -33,8 +42,14 @@ internal static class AdminEndpoints
                 return Results.NotFound();
             }
 
-            var revoked = await authorizations.RevokeByApplicationIdAsync(applicationId);
-            revoked += await tokens.RevokeByApplicationIdAsync(applicationId);
+            // OpenIddict's own bulk calls; AutoSignOut's managers see them and notify each session of the client.
+            long revoked;
+            using (AutoSignOutRevocationReason.Use(RevocationReasons.AdminRevoked))
+            {
+                revoked = await authorizations.RevokeByApplicationIdAsync(applicationId);
+                revoked += await tokens.RevokeByApplicationIdAsync(applicationId);
+            }
+
             return Results.LocalRedirect($"/admin?done=client&name={Uri.EscapeDataString(clientId)}&count={revoked}");
         });
     }
