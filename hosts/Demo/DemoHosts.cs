@@ -63,12 +63,18 @@ internal sealed class DemoHosts : IAsyncDisposable
         await IdentityProvider.StartAsync(cancellationToken);
     }
 
+    // Development serves each app's static files (its stylesheet) from the repository, as `dotnet run` does for one app;
+    // ASPNETCORE_ENVIRONMENT or --environment on the command line win.
+    private static string[] Environment =>
+        string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT")) ? ["--environment=Development"] : [];
+
     private IEnumerable<string> IdentityProviderArgs()
     {
         var idp = _settings.IdentityProviderUrl.AbsoluteUri.TrimEnd('/');
         var client = _settings.ClientAppUrl.AbsoluteUri.TrimEnd('/');
         return
         [
+            .. Environment,
             $"--urls={idp}",
             $"--IdentityProvider:Issuer={idp}/",
             $"--IdentityProvider:ClientApp:BaseUrl={client}",
@@ -85,6 +91,7 @@ internal sealed class DemoHosts : IAsyncDisposable
         var client = _settings.ClientAppUrl.AbsoluteUri.TrimEnd('/');
         return
         [
+            .. Environment,
             $"--urls={client}",
             $"--Oidc:Authority={idp}/",
             $"--Oidc:Issuer={idp}/",
