@@ -36,8 +36,13 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     }
 
     /// <inheritdoc/>
-    public async ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+        => LeaseDueAsync(maxCount, now, leaseExpiresAt, null!, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, string leaseOwner, CancellationToken cancellationToken)
     {
+        var owner = LogoutOutboxEntryMapper.Truncate(leaseOwner, LogoutOutboxEntryMapper.MaxLeaseOwnerLength);
         var nowMs = now.ToUnixTimeMilliseconds();
         var untilMs = leaseExpiresAt.ToUnixTimeMilliseconds();
         var leaseId = Guid.NewGuid();
@@ -47,7 +52,10 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         if (db.Database.ProviderName == NpgsqlProvider)
         {
             // PostgreSQL: skip rows another instance is leasing right now instead of queueing behind its locks.
-            taken = await db.Database.ExecuteSqlRawAsync(PostgresLeaseSql(db), [leaseId, untilMs, Pending, nowMs, maxCount], cancellationToken).ConfigureAwait(false);
+            taken = await db.Database.ExecuteSqlRawAsync(
+                PostgresLeaseSql(db),
+                [leaseId, untilMs, Pending, nowMs, maxCount, owner ?? ""],
+                cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -62,7 +70,13 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             {
                 taken = await rows
                     .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
-                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.LeaseId, leaseId).SetProperty(e => e.LeaseExpiresAt, untilMs), cancellationToken)
+                    .ExecuteUpdateAsync(
+                        s => s.SetProperty(e => e.LeaseId, leaseId)
+                            .SetProperty(e => e.LeaseExpiresAt, untilMs)
+                            .SetProperty(e => e.LeaseOwner, owner)
+                            // A row whose earlier lease ran out may have had its token sent: the redelivery mints anew.
+                            .SetProperty(e => e.LogoutToken, e => e.LeaseId == null ? e.LogoutToken : null),
+                        cancellationToken)
                     .ConfigureAwait(false);
             }
         }
@@ -73,7 +87,42 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         }
 
         var leased = await rows.AsNoTracking().Where(e => e.LeaseId == leaseId).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return [.. leased.Select(LogoutOutboxEntryMapper.ToNotification)];
+        // Row by row: one row that cannot be read is dead-lettered instead of stranding the whole batch every lease.
+        var notifications = new List<LogoutNotification>(leased.Count);
+        foreach (var entry in leased)
+        {
+            LogoutNotification notification;
+            try
+            {
+                notification = LogoutOutboxEntryMapper.ToNotification(entry);
+            }
+            catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or ArgumentException or UriFormatException or InvalidCastException or OverflowException)
+            {
+                await DeadLetterUnreadableAsync(db, entry.Id, leaseId, nowMs, ex, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            notifications.Add(notification);
+        }
+
+        return notifications;
+    }
+
+    private static async Task DeadLetterUnreadableAsync(DbContext db, Guid id, Guid leaseId, long nowMs, Exception error, CancellationToken cancellationToken)
+    {
+        var message = LogoutOutboxEntryMapper.Truncate($"unreadable row: {error.GetType().Name}: {error.Message}", 1000);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
+        await db.Set<LogoutOutboxEntry>()
+            .Where(e => e.Id == id && e.LeaseId == leaseId)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(e => e.State, DeadLettered)
+                    .SetProperty(e => e.LastError, message)
+                    .SetProperty(e => e.NextAttemptAt, nowMs)
+                    .SetProperty(e => e.LogoutToken, (string?)null)
+                    .SetProperty(e => e.LeaseId, (Guid?)null)
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                    .SetProperty(e => e.LeaseOwner, (string?)null),
+                cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -112,12 +161,15 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
             .ExecuteUpdateAsync(
                 s => s.SetProperty(e => e.Attempts, notification.Attempts)
+                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
                     .SetProperty(e => e.NextAttemptAt, next)
                     .SetProperty(e => e.LastError, error)
                     .SetProperty(e => e.LogoutToken, token)
                     .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
                     .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null),
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                    .SetProperty(e => e.LeaseOwner, (string?)null),
                 cancellationToken).ConfigureAwait(false);
     }
 
@@ -126,6 +178,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     {
         ArgumentNullException.ThrowIfNull(notification);
         var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
+        var at = notification.NextAttemptAt.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
         await db.Set<LogoutOutboxEntry>()
@@ -133,10 +186,14 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             .ExecuteUpdateAsync(
                 s => s.SetProperty(e => e.State, DeadLettered)
                     .SetProperty(e => e.Attempts, notification.Attempts)
+                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
+                    .SetProperty(e => e.NextAttemptAt, at)
                     .SetProperty(e => e.LastError, error)
                     .SetProperty(e => e.LogoutToken, (string?)null)
                     .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null),
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                    .SetProperty(e => e.LeaseOwner, (string?)null),
                 cancellationToken).ConfigureAwait(false);
     }
 
@@ -168,6 +225,97 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
             stats.Dead);
     }
 
+    /// <inheritdoc/>
+    public async ValueTask<int> ReleaseLeasesAsync(string leaseOwner, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var owner = LogoutOutboxEntryMapper.Truncate(leaseOwner, LogoutOutboxEntryMapper.MaxLeaseOwnerLength);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
+        return await db.Set<LogoutOutboxEntry>()
+            .Where(e => e.State == Pending && e.LeaseOwner == owner && e.LeaseId != null)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(e => e.LeaseId, (Guid?)null)
+                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                    .SetProperty(e => e.LeaseOwner, (string?)null)
+                    .SetProperty(e => e.LogoutToken, (string?)null)
+                    .SetProperty(e => e.NextAttemptAt, nowMs),
+                cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<DateTimeOffset?> GetNextDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        // Ordered by the (State, NextAttemptAt) index and cut at the first row, rather than aggregated over the table.
+        var next = await db.Set<LogoutOutboxEntry>().AsNoTracking()
+            .Where(e => e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+            .OrderBy(e => e.NextAttemptAt)
+            .Select(e => (long?)e.NextAttemptAt)
+            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return next is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<IReadOnlyList<LogoutNotification>> GetDeadLetteredAsync(int maxCount, CancellationToken cancellationToken)
+    {
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await db.Set<LogoutOutboxEntry>().AsNoTracking()
+            .Where(e => e.State == DeadLettered)
+            .OrderBy(e => e.NextAttemptAt)
+            .Take(maxCount)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var dead = new List<LogoutNotification>(rows.Count);
+        foreach (var row in rows)
+        {
+            try
+            {
+                dead.Add(LogoutOutboxEntryMapper.ToNotification(row));
+            }
+            catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or ArgumentException or UriFormatException)
+            {
+                // An unreadable row is listed with what can be read, so an operator can see and remove it.
+                dead.Add(new LogoutNotification { Id = row.Id, ClientId = row.ClientId, Reason = row.Reason, LastError = row.LastError, State = LogoutNotificationState.DeadLettered, Attempts = row.Attempts });
+            }
+        }
+
+        return dead;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<int> ReplayDeadLetteredAsync(IReadOnlyCollection<Guid> ids, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var keys = ids.ToArray();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
+        return await db.Set<LogoutOutboxEntry>()
+            .Where(e => keys.Contains(e.Id) && e.State == DeadLettered)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(e => e.State, Pending)
+                    .SetProperty(e => e.CreatedAt, nowMs)
+                    .SetProperty(e => e.NextAttemptAt, nowMs)
+                    .SetProperty(e => e.Attempts, 0)
+                    .SetProperty(e => e.FailedDispatches, 0)
+                    .SetProperty(e => e.TokenRejections, 0)
+                    .SetProperty(e => e.LogoutToken, (string?)null)
+                    .SetProperty(e => e.LogoutTokenExpiresAt, (long?)null),
+                cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<int> RemoveDeadLetteredAsync(DateTimeOffset before, int maxCount, CancellationToken cancellationToken)
+    {
+        var beforeMs = before.ToUnixTimeMilliseconds();
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        var rows = db.Set<LogoutOutboxEntry>();
+        var old = rows.Where(e => e.State == DeadLettered && e.NextAttemptAt < beforeMs).OrderBy(e => e.NextAttemptAt).Select(e => e.Id).Take(maxCount);
+        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
+        return await rows.Where(e => old.Contains(e.Id)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private string PostgresLeaseSql(DbContext db) => _postgresLeaseSql ??= BuildPostgresLeaseSql(db);
 
     private static string BuildPostgresLeaseSql(DbContext db)
@@ -180,8 +328,11 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var id = Column(nameof(LogoutOutboxEntry.Id));
         var leaseExpires = Column(nameof(LogoutOutboxEntry.LeaseExpiresAt));
         var next = Column(nameof(LogoutOutboxEntry.NextAttemptAt));
+        var leaseId = Column(nameof(LogoutOutboxEntry.LeaseId));
+        var token = Column(nameof(LogoutOutboxEntry.LogoutToken));
         return $$"""
-            UPDATE {{name}} SET {{Column(nameof(LogoutOutboxEntry.LeaseId))}} = {0}, {{leaseExpires}} = {1}
+            UPDATE {{name}} SET {{leaseId}} = {0}, {{leaseExpires}} = {1}, {{Column(nameof(LogoutOutboxEntry.LeaseOwner))}} = NULLIF({5}, ''),
+                {{token}} = CASE WHEN {{leaseId}} IS NULL THEN {{token}} END
             WHERE {{id}} IN (
                 SELECT {{id}} FROM {{name}}
                 WHERE {{Column(nameof(LogoutOutboxEntry.State))}} = {2} AND {{next}} <= {3} AND ({{leaseExpires}} IS NULL OR {{leaseExpires}} <= {3})

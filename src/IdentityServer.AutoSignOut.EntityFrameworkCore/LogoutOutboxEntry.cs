@@ -53,4 +53,13 @@ public sealed class LogoutOutboxEntry
 
     /// <summary>When the current lease ends (Unix milliseconds).</summary>
     public long? LeaseExpiresAt { get; set; }
+
+    /// <summary>The instance name of the current lease's holder.</summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>Failed or circuit-refused dispatches; the retry schedule backs off on it.</summary>
+    public int FailedDispatches { get; set; }
+
+    /// <summary>How many times the client refused the notification's tokens with a 400.</summary>
+    public int TokenRejections { get; set; }
 }

@@ -4,6 +4,8 @@ namespace AutoSignOut.IdentityServer.EntityFrameworkCore;
 
 internal static class LogoutOutboxEntryMapper
 {
+    public const int MaxLeaseOwnerLength = 200;
+
     public static LogoutOutboxEntry ToEntry(LogoutNotification n) => new()
     {
         Id = n.Id,
@@ -22,6 +24,9 @@ internal static class LogoutOutboxEntryMapper
         State = (int)n.State,
         LeaseId = n.LeaseId,
         LeaseExpiresAt = n.LeaseExpiresAt?.ToUnixTimeMilliseconds(),
+        LeaseOwner = Truncate(n.LeaseOwner, MaxLeaseOwnerLength),
+        FailedDispatches = n.FailedDispatches,
+        TokenRejections = n.TokenRejections,
     };
 
     public static LogoutNotification ToNotification(LogoutOutboxEntry e) => new()
@@ -42,6 +47,9 @@ internal static class LogoutOutboxEntryMapper
         State = (LogoutNotificationState)e.State,
         LeaseId = e.LeaseId,
         LeaseExpiresAt = e.LeaseExpiresAt is { } lease ? DateTimeOffset.FromUnixTimeMilliseconds(lease) : null,
+        LeaseOwner = e.LeaseOwner,
+        FailedDispatches = e.FailedDispatches,
+        TokenRejections = e.TokenRejections,
     };
 
     public static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];

@@ -1,3 +1,4 @@
+using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.EntityFrameworkCore;
 
 namespace Microsoft.EntityFrameworkCore;
@@ -29,15 +30,18 @@ public static class LogoutOutboxModel
             entry.ToTable(tableName, schema);
             entry.HasKey(e => e.Id);
             entry.Property(e => e.Id).ValueGeneratedNever();
-            entry.Property(e => e.ClientId).HasMaxLength(200).IsRequired();
-            entry.Property(e => e.Endpoint).HasMaxLength(2000).IsRequired();
-            entry.Property(e => e.Subject).HasMaxLength(200);
-            entry.Property(e => e.SessionId).HasMaxLength(200);
-            entry.Property(e => e.Reason).HasMaxLength(100).IsRequired();
+            entry.Property(e => e.ClientId).HasMaxLength(LogoutNotification.MaxClientIdLength).IsRequired();
+            entry.Property(e => e.Endpoint).HasMaxLength(LogoutNotification.MaxEndpointLength).IsRequired();
+            entry.Property(e => e.Subject).HasMaxLength(LogoutNotification.MaxSubjectLength);
+            entry.Property(e => e.SessionId).HasMaxLength(LogoutNotification.MaxSubjectLength);
+            entry.Property(e => e.Reason).HasMaxLength(LogoutNotification.MaxReasonLength).IsRequired();
             entry.Property(e => e.LastError).HasMaxLength(1000);
+            entry.Property(e => e.LeaseOwner).HasMaxLength(LogoutOutboxEntryMapper.MaxLeaseOwnerLength);
             // The dispatcher's lease query: pending rows by due time.
             entry.HasIndex(e => new { e.State, e.NextAttemptAt });
             entry.HasIndex(e => e.LeaseId);
+            // A restarting instance takes back its own leases.
+            entry.HasIndex(e => e.LeaseOwner);
         });
         return modelBuilder;
     }

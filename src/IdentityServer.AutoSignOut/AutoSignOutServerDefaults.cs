@@ -47,6 +47,18 @@ public static class AutoSignOutServerDefaults
     /// <summary>How many deliveries run at once: 64.</summary>
     public const int MaxConcurrentDeliveries = 64;
 
+    /// <summary>How many deliveries to one endpoint run at once: 8.</summary>
+    public const int MaxConcurrentDeliveriesPerEndpoint = 8;
+
+    /// <summary>How many more spaced tries a notification gets after its client refused a token with a 400: 2.</summary>
+    public const int RejectedTokenRetries = 2;
+
+    /// <summary>Time kept free at the end of a lease for clock skew and the outcome write: 30 seconds.</summary>
+    public static readonly TimeSpan LeaseSafetyMargin = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long dead-lettered notifications are kept: 3 days.</summary>
+    public static readonly TimeSpan DeadLetterRetention = TimeSpan.FromDays(3);
+
     /// <summary>How long a leased outbox row belongs to one engine instance: 5 minutes.</summary>
     public static readonly TimeSpan LeaseDuration = TimeSpan.FromMinutes(5);
 

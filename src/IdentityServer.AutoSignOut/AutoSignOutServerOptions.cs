@@ -56,10 +56,43 @@ public sealed class AutoSignOutServerOptions
     public int MaxConcurrentDeliveries { get; set; } = AutoSignOutServerDefaults.MaxConcurrentDeliveries;
 
     /// <summary>
+    /// How many deliveries to one endpoint run at once in this process, so that a slow client cannot take every slot.
+    /// Default: 8.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxConcurrentDeliveriesPerEndpoint { get; set; } = AutoSignOutServerDefaults.MaxConcurrentDeliveriesPerEndpoint;
+
+    /// <summary>
+    /// How many more times a notification is sent, each time with a fresh token and spaced by the retry schedule,
+    /// after its client refused a token with a 400; then it is dead-lettered with the client's reason. Default: 2.
+    /// </summary>
+    [Range(0, 10)]
+    public int RejectedTokenRetries { get; set; } = AutoSignOutServerDefaults.RejectedTokenRetries;
+
+    /// <summary>
     /// How long a row leased by this instance stays invisible to other instances that share the outbox; must exceed
     /// the time one dispatch can take. Default: 5 minutes.
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = AutoSignOutServerDefaults.LeaseDuration;
+
+    /// <summary>
+    /// Time kept free at the end of a lease: the holder starts no delivery that could still run, or write its outcome,
+    /// within this margin of the lease's end, so that instances whose clocks differ by less than it never deliver the
+    /// same row at once. Default: 30 seconds.
+    /// </summary>
+    public TimeSpan LeaseSafetyMargin { get; set; } = AutoSignOutServerDefaults.LeaseSafetyMargin;
+
+    /// <summary>
+    /// How long dead-lettered notifications (which hold a subject and session id) are kept for inspection and replay
+    /// before housekeeping removes them. Default: 3 days.
+    /// </summary>
+    public TimeSpan DeadLetterRetention { get; set; } = AutoSignOutServerDefaults.DeadLetterRetention;
+
+    /// <summary>
+    /// Which resolved addresses back-channel logout requests may connect to. Default: link-local and metadata
+    /// addresses refused, loopback and private networks allowed.
+    /// </summary>
+    public LogoutEndpointAddressPolicy EndpointAddressPolicy { get; } = new();
 
     /// <summary>
     /// How often the dispatcher looks at the outbox when nothing woke it (rows enqueued by another instance, leases
@@ -85,7 +118,10 @@ public sealed class AutoSignOutServerOptions
     public TimeSpan HealthDegradedAge { get; set; } = AutoSignOutServerDefaults.HealthDegradedAge;
 
     /// <summary>
-    /// The name this instance writes into the leases it takes, for diagnostics. Default: machine name and process id.
+    /// The name this instance writes into the leases it takes. An instance that starts under the name of an earlier
+    /// run takes that run's leased rows back at once instead of waiting out <see cref="LeaseDuration"/>, so give each
+    /// instance a stable name unique among those sharing the outbox (a pod or host name); never share one between two
+    /// live instances. Default: machine name and process id (unique, so a restart waits out the leases).
     /// </summary>
     public string InstanceName { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 }

@@ -21,6 +21,11 @@ internal sealed class AutoSignOutServerOptionsValidator : IValidateOptions<AutoS
         RequirePositive(failures, nameof(options.ImmediateRetryDelay), options.ImmediateRetryDelay);
         RequirePositive(failures, nameof(options.PollInterval), options.PollInterval);
         RequirePositive(failures, nameof(options.HealthDegradedAge), options.HealthDegradedAge);
+        RequirePositive(failures, nameof(options.DeadLetterRetention), options.DeadLetterRetention);
+        if (options.LeaseSafetyMargin < TimeSpan.Zero)
+        {
+            failures.Add($"{nameof(options.LeaseSafetyMargin)} must not be negative (was {options.LeaseSafetyMargin}).");
+        }
         if (options.MaxRetryDelay < options.InitialRetryDelay)
         {
             failures.Add($"{nameof(options.MaxRetryDelay)} must not be shorter than {nameof(options.InitialRetryDelay)}.");
@@ -37,10 +42,11 @@ internal sealed class AutoSignOutServerOptionsValidator : IValidateOptions<AutoS
         }
 
         // A lease must outlive the longest dispatch, or another instance could take the row while it is in flight.
+        // The margin covers clock skew between instances and the outcome write after the last attempt.
         var longestDispatch = LongestDispatch(options);
-        if (options.LeaseDuration <= longestDispatch)
+        if (options.LeaseDuration <= longestDispatch + options.LeaseSafetyMargin)
         {
-            failures.Add($"{nameof(options.LeaseDuration)} ({options.LeaseDuration}) must exceed the longest dispatch ({longestDispatch}): attempt timeout times attempts plus quick-retry delays.");
+            failures.Add($"{nameof(options.LeaseDuration)} ({options.LeaseDuration}) must exceed the longest dispatch ({longestDispatch}: attempt timeout times attempts plus quick-retry delays) plus {nameof(options.LeaseSafetyMargin)} ({options.LeaseSafetyMargin}).");
         }
 
         if (string.IsNullOrWhiteSpace(options.InstanceName))
@@ -50,10 +56,13 @@ internal sealed class AutoSignOutServerOptionsValidator : IValidateOptions<AutoS
 
         foreach (var client in options.Clients)
         {
-            if (string.IsNullOrEmpty(client.ClientId) || !client.BackChannelLogoutUri.IsAbsoluteUri
-                || (client.BackChannelLogoutUri.Scheme != Uri.UriSchemeHttps && client.BackChannelLogoutUri.Scheme != Uri.UriSchemeHttp))
+            if (string.IsNullOrEmpty(client.ClientId) || !EndpointRules.IsHttp(client.BackChannelLogoutUri))
             {
                 failures.Add($"Client '{client.ClientId}' needs a client id and an absolute http(s) back-channel logout URI.");
+            }
+            else if (client.ClientId.Length > LogoutNotification.MaxClientIdLength || client.BackChannelLogoutUri.AbsoluteUri.Length > LogoutNotification.MaxEndpointLength)
+            {
+                failures.Add($"Client '{client.ClientId[..Math.Min(40, client.ClientId.Length)]}': the client id must be at most {LogoutNotification.MaxClientIdLength} characters and the URI at most {LogoutNotification.MaxEndpointLength}.");
             }
         }
 

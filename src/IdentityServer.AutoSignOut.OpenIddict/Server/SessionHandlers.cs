@@ -120,16 +120,7 @@ internal sealed class AttachSessionId : IOpenIddictServerHandler<ProcessSignInCo
             return null;
         }
 
-        foreach (var scheme in _options.CurrentValue.CookieSchemes)
-        {
-            var result = await http.AuthenticateAsync(scheme).ConfigureAwait(false);
-            if (result.Succeeded && SessionCookieEvents.SessionIdOf(result.Properties) is { } cookieSession)
-            {
-                return cookieSession;
-            }
-        }
-
-        return null;
+        return (await SessionCookieEvents.FindCookieSessionsAsync(http, _options.CurrentValue.CookieSchemes).ConfigureAwait(false)).FirstOrDefault();
     }
 }
 
@@ -187,14 +178,10 @@ internal sealed class EndSessionOnSignOut : IOpenIddictServerHandler<ProcessSign
         var ended = false;
         if (context.Transaction.GetHttpRequest()?.HttpContext is { } http)
         {
-            foreach (var scheme in _options.CurrentValue.CookieSchemes)
+            foreach (var cookieSession in await SessionCookieEvents.FindCookieSessionsAsync(http, _options.CurrentValue.CookieSchemes).ConfigureAwait(false))
             {
-                var result = await http.AuthenticateAsync(scheme).ConfigureAwait(false);
-                if (SessionCookieEvents.SessionIdOf(result.Properties) is { } cookieSession)
-                {
-                    await _service.EndSessionAsync(cookieSession, RevocationReasons.Logout, CancellationToken.None).ConfigureAwait(false);
-                    ended = true;
-                }
+                await _service.EndSessionAsync(cookieSession, RevocationReasons.Logout, CancellationToken.None).ConfigureAwait(false);
+                ended = true;
             }
         }
 

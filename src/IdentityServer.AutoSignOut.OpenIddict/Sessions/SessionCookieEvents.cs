@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -50,6 +51,28 @@ internal sealed class SessionCookieEvents : IPostConfigureOptions<CookieAuthenti
 
     internal static string? SessionIdOf(AuthenticationProperties? properties) =>
         properties?.Items.TryGetValue(AutoSignOutOpenIddictDefaults.SessionIdProperty, out var sid) == true && !string.IsNullOrEmpty(sid) ? sid : null;
+
+    /// <summary>The session ids in the request's cookies of the registered session schemes (authenticated even if already signed out in this request).</summary>
+    internal static async Task<IReadOnlyList<string>> FindCookieSessionsAsync(HttpContext http, IEnumerable<string> schemes)
+    {
+        var provider = http.RequestServices.GetRequiredService<IAuthenticationSchemeProvider>();
+        var found = new List<string>();
+        foreach (var scheme in schemes)
+        {
+            if (await provider.GetSchemeAsync(scheme).ConfigureAwait(false) is null)
+            {
+                continue;
+            }
+
+            var result = await http.AuthenticateAsync(scheme).ConfigureAwait(false);
+            if (SessionIdOf(result.Properties) is { } sessionId)
+            {
+                found.Add(sessionId);
+            }
+        }
+
+        return found;
+    }
 
     private static async Task OnSigningInAsync(CookieSigningInContext context)
     {

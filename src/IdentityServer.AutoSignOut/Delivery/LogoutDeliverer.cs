@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -11,17 +12,21 @@ using Polly.Timeout;
 namespace AutoSignOut.IdentityServer;
 
 /// <summary>
-/// Delivers one leased notification: runs the endpoint's resilience pipeline around "mint if needed, POST", then
-/// writes the outcome (delivered, rescheduled or dead-lettered) back to the outbox.
+/// Delivers one leased notification: runs the endpoint's resilience pipeline around "mint if needed, POST, read at
+/// most a prefix of a refusal", then writes the outcome (delivered, rescheduled or dead-lettered) back to the outbox.
 /// </summary>
 /// <remarks>
 /// Polly's retry wraps the minting as well as the POST, so every attempt carries a fresh <c>jti</c>; that is why the
 /// pipeline is built here over <see cref="HttpClient"/> rather than as an HTTP resilience handler, which would
-/// resend the same request.
+/// resend the same request. The circuit breaker sits outside the quick retries: it judges whole dispatches, so an
+/// endpoint that takes each token on its third try keeps its circuit closed, while a dead one opens it.
 /// </remarks>
 internal sealed class LogoutDeliverer : IDisposable
 {
     private const string CircuitOpen = "the endpoint's circuit is open after repeated failures";
+
+    // A 400's body only explains the refusal; a client that streams more must not hold the slot or the memory.
+    internal const int MaxBodyPrefixBytes = 512;
 
     private readonly ILogoutOutbox _outbox;
     private readonly LogoutTokenFactory _tokens;
@@ -59,27 +64,26 @@ internal sealed class LogoutDeliverer : IDisposable
     public async Task DeliverAsync(LogoutNotification notification, CancellationToken cancellationToken)
     {
         var options = _options.CurrentValue;
-        var pipeline = _pipelines.GetOrAddPipeline<HttpResponseMessage>(notification.Endpoint.AbsoluteUri, builder => Configure(builder, options));
+        if (!EndpointRules.IsHttp(notification.Endpoint))
+        {
+            // A binding's recipient or a stored row with another scheme: never sent, and never retried.
+            await FailAsync(notification, new DeliveryOutcome(DeliveryOutcomeKind.Permanent, "the back-channel logout URI is not an absolute http(s) URI"), options).ConfigureAwait(false);
+            return;
+        }
+
+        var pipeline = _pipelines.GetOrAddPipeline<DeliveryOutcome>(EndpointRules.Key(notification.Endpoint), builder => Configure(builder, options));
         var http = _httpClients.CreateClient(AutoSignOutServerDefaults.HttpClientName);
         var attempts = 0;
-        string? error = null;
+        DeliveryOutcome outcome;
         try
         {
-            using var response = await pipeline.ExecuteAsync(
+            outcome = await pipeline.ExecuteAsync(
                 async token =>
                 {
                     attempts++;
-                    return await SendAsync(http, notification, notification.Attempts + attempts, token).ConfigureAwait(false);
+                    return await AttemptAsync(http, notification, notification.Attempts + attempts, options, token).ConfigureAwait(false);
                 },
                 cancellationToken).ConfigureAwait(false);
-            if (response.IsSuccessStatusCode)
-            {
-                notification.Attempts += attempts;
-                await CompleteAsync(notification).ConfigureAwait(false);
-                return;
-            }
-
-            error = await DescribeAsync(response, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -91,57 +95,71 @@ internal sealed class LogoutDeliverer : IDisposable
             _signal.Notify();
             return;
         }
-        catch (BrokenCircuitException)
+        catch (BrokenCircuitException ex)
         {
-            // Keep the cause in sight: "circuit open" alone would hide why the endpoint failed.
-            error = notification.LastError is { } cause && !cause.StartsWith(CircuitOpen, StringComparison.Ordinal)
-                ? $"{CircuitOpen} (last failure: {cause})"
-                : notification.LastError ?? CircuitOpen;
+            await DeferAsync(notification, ex.RetryAfter, options).ConfigureAwait(false);
+            return;
         }
         catch (TimeoutRejectedException)
         {
-            error = $"no answer within {options.AttemptTimeout}";
+            outcome = new DeliveryOutcome(DeliveryOutcomeKind.Transient, $"no answer within {options.AttemptTimeout}");
         }
-        catch (HttpRequestException ex)
-        {
-            error = ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : $"{ex.HttpRequestError}: {ex.Message}";
-        }
-#pragma warning disable CA1031 // Anything else (a signer that throws, say) is one more failed attempt, not the end of the dispatcher.
-        catch (Exception ex) when (ex is not OperationCanceledException)
+#pragma warning disable CA1031 // Anything else is one more failed attempt, not the end of the dispatcher.
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
-            error = $"{ex.GetType().Name}: {ex.Message}";
+            outcome = new DeliveryOutcome(DeliveryOutcomeKind.Transient, Describe(ex));
         }
 
-        notification.Attempts += attempts;
-        await FailAsync(notification, error ?? "unknown error", options).ConfigureAwait(false);
+        notification.Attempts += Math.Max(1, attempts);
+        if (outcome.Kind == DeliveryOutcomeKind.Delivered)
+        {
+            await CompleteAsync(notification).ConfigureAwait(false);
+            return;
+        }
+
+        await FailAsync(notification, outcome, options).ConfigureAwait(false);
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpClient http, LogoutNotification notification, int attempt, CancellationToken cancellationToken)
+    private async Task<DeliveryOutcome> AttemptAsync(HttpClient http, LogoutNotification notification, int attempt, AutoSignOutServerOptions options, CancellationToken cancellationToken)
     {
         using var activity = AutoSignOutServerTelemetry.ActivitySource.StartActivity("autosignout.logout_token.deliver", ActivityKind.Client);
         activity?.SetTag("autosignout.client_id", notification.ClientId);
         activity?.SetTag("autosignout.notification_id", notification.Id);
         activity?.SetTag("autosignout.attempt", attempt);
-        activity?.SetTag("url.full", notification.Endpoint.AbsoluteUri);
-
-        var token = await GetTokenAsync(notification, cancellationToken).ConfigureAwait(false);
-        using var request = new HttpRequestMessage(HttpMethod.Post, notification.Endpoint)
-        {
-            Content = new FormUrlEncodedContent([new KeyValuePair<string, string>("logout_token", token)]),
-        };
+        activity?.SetTag("url.full", EndpointRules.Redact(notification.Endpoint));
         try
         {
-            var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            var token = await GetTokenAsync(notification, cancellationToken).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, notification.Endpoint)
+            {
+                Content = new FormUrlEncodedContent([new KeyValuePair<string, string>("logout_token", token)]),
+            };
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             activity?.SetTag("http.response.status_code", (int)response.StatusCode);
-            if (!response.IsSuccessStatusCode)
+            var outcome = await ClassifyAsync(response, options, cancellationToken).ConfigureAwait(false);
+            if (outcome.Kind != DeliveryOutcomeKind.Delivered)
             {
                 activity?.SetStatus(ActivityStatusCode.Error, response.StatusCode.ToString());
             }
 
-            return response;
+            return outcome;
         }
-        catch (Exception ex)
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not the host and not the attempt timeout: a connect timeout or a binding's own. Still an attempt.
+            activity?.SetStatus(ActivityStatusCode.Error, "timeout");
+            return new DeliveryOutcome(DeliveryOutcomeKind.Transient, $"timed out: {ex.Message}");
+        }
+        catch (HttpRequestException ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            activity?.AddException(ex);
+            return ex.InnerException is EndpointAddressRefusedException refused
+                ? new DeliveryOutcome(DeliveryOutcomeKind.Permanent, refused.Message)
+                : new DeliveryOutcome(DeliveryOutcomeKind.Transient, Describe(ex));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             activity?.AddException(ex);
@@ -149,15 +167,91 @@ internal sealed class LogoutDeliverer : IDisposable
         }
     }
 
+    private static async Task<DeliveryOutcome> ClassifyAsync(HttpResponseMessage response, AutoSignOutServerOptions options, CancellationToken cancellationToken)
+    {
+        var code = (int)response.StatusCode;
+        var status = $"HTTP {code} {response.StatusCode}";
+        if (code is >= 200 and < 300)
+        {
+            return DeliveryOutcome.Success;
+        }
+
+        if (code is 408 or 425 or 429 or >= 500)
+        {
+            return new DeliveryOutcome(DeliveryOutcomeKind.Transient, status, RetryAfter: RetryAfter(response, options));
+        }
+
+        if (code == 400)
+        {
+            return new DeliveryOutcome(DeliveryOutcomeKind.TokenRejected, status, await ReadPrefixAsync(response.Content, cancellationToken).ConfigureAwait(false));
+        }
+
+        return new DeliveryOutcome(DeliveryOutcomeKind.Permanent, status);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response, AutoSignOutServerOptions options)
+    {
+        var header = response.Headers.RetryAfter;
+        TimeSpan? wait = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        if (wait is not { } w || w <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        // Honoured, but within the schedule's own ceiling: a client cannot park a notification for a year.
+        return w > options.MaxRetryDelay ? options.MaxRetryDelay : w;
+    }
+
+    /// <summary>Reads at most <see cref="MaxBodyPrefixBytes"/> of the body, under the attempt's timeout.</summary>
+    private static async Task<string?> ReadPrefixAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = new byte[MaxBodyPrefixBytes];
+            var read = 0;
+            while (read < buffer.Length)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                read += n;
+            }
+
+            if (read == 0)
+            {
+                return null;
+            }
+
+            var text = Encoding.UTF8.GetString(buffer, 0, read);
+            // Keep it one printable line: it ends up in a column and in Debug logs.
+            var clean = new StringBuilder(text.Length);
+            foreach (var c in text)
+            {
+                clean.Append(char.IsControl(c) ? ' ' : c);
+            }
+
+            return clean.ToString().Trim();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return null;
+        }
+    }
+
     private async ValueTask<string> GetTokenAsync(LogoutNotification notification, CancellationToken cancellationToken)
     {
         // The token minted at enqueue serves the first attempt while it is fresh; any later attempt, or a token that
-        // aged in the queue, gets a newly minted one with its own jti.
+        // aged in the queue, gets a newly minted one with its own jti. (An outbox drops the stored token of a row
+        // whose earlier lease ran out, since that token may have reached the client already.)
         var stored = notification.LogoutToken;
         notification.LogoutToken = null;
         var lifetime = _options.CurrentValue.LogoutTokenLifetime;
         var margin = lifetime / 2 < TimeSpan.FromSeconds(30) ? lifetime / 2 : TimeSpan.FromSeconds(30);
-        if (stored is not null && notification.LogoutTokenExpiresAt is { } expires && _time.GetUtcNow() < expires - margin)
+        if (stored is not null && notification.Attempts == 0 && notification.LogoutTokenExpiresAt is { } expires && _time.GetUtcNow() < expires - margin)
         {
             return stored;
         }
@@ -186,24 +280,24 @@ internal sealed class LogoutDeliverer : IDisposable
         _logger.NotificationDelivered(notification.Id, notification.ClientId, notification.Attempts);
     }
 
-    private async Task FailAsync(LogoutNotification notification, string error, AutoSignOutServerOptions options)
+    /// <summary>
+    /// The circuit refused the dispatch before any attempt: no attempt is counted, but the row backs off like a
+    /// failed dispatch, no sooner than the circuit may close, and the rejection is logged at Debug only.
+    /// </summary>
+    private async Task DeferAsync(LogoutNotification notification, TimeSpan? retryAfter, AutoSignOutServerOptions options)
     {
         var now = _time.GetUtcNow();
-        var tag = new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId);
-        notification.LastError = error;
+        notification.FailedDispatches++;
         notification.LogoutToken = null;
         notification.LogoutTokenExpiresAt = null;
-        var rounds = Math.Max(1, notification.Attempts / (options.ImmediateRetries + 1));
-        var next = RetrySchedule.NextAttempt(options, notification.CreatedAt, rounds, now, Random.Shared.NextDouble());
+        var cause = notification.LastError;
+        notification.LastError = cause is not null && !cause.StartsWith(CircuitOpen, StringComparison.Ordinal)
+            ? $"{CircuitOpen} (last failure: {cause})"
+            : cause ?? CircuitOpen;
+        var next = RetrySchedule.NextAttempt(options, notification.CreatedAt, notification.FailedDispatches, now, Random.Shared.NextDouble(), retryAfter);
         if (next is null)
         {
-            notification.State = LogoutNotificationState.DeadLettered;
-            if (await WriteOutcomeAsync(notification, _outbox.DeadLetterAsync).ConfigureAwait(false))
-            {
-                _telemetry.DeadLettered.Add(1, tag);
-                _logger.NotificationDeadLettered(notification.Id, notification.ClientId, notification.Endpoint, notification.Attempts, error);
-            }
-
+            await DeadLetterAsync(notification, CircuitOpen).ConfigureAwait(false);
             return;
         }
 
@@ -211,8 +305,64 @@ internal sealed class LogoutDeliverer : IDisposable
         if (await WriteOutcomeAsync(notification, _outbox.RescheduleAsync).ConfigureAwait(false))
         {
             _signal.RetryAt(next.Value);
-            _telemetry.Retried.Add(1, tag);
-            _logger.NotificationRescheduled(notification.Id, notification.ClientId, notification.Endpoint, notification.Attempts, error, next.Value);
+            _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId));
+            _logger.NotificationDeferred(notification.Id, notification.ClientId, EndpointRules.Redact(notification.Endpoint), next.Value);
+        }
+    }
+
+    private async Task FailAsync(LogoutNotification notification, DeliveryOutcome outcome, AutoSignOutServerOptions options)
+    {
+        var now = _time.GetUtcNow();
+        notification.LastError = outcome.Describe();
+        notification.LogoutToken = null;
+        notification.LogoutTokenExpiresAt = null;
+        notification.FailedDispatches++;
+        if (outcome.Detail is { } detail)
+        {
+            _logger.EndpointSaid(notification.Id, notification.ClientId, detail);
+        }
+
+        DateTimeOffset? next = null;
+        switch (outcome.Kind)
+        {
+            case DeliveryOutcomeKind.Transient:
+                next = RetrySchedule.NextAttempt(options, notification.CreatedAt, notification.FailedDispatches, now, Random.Shared.NextDouble(), outcome.RetryAfter);
+                break;
+            case DeliveryOutcomeKind.TokenRejected:
+                // The client refused this token; its key cache may catch up, so a few spaced tries with fresh tokens.
+                notification.TokenRejections++;
+                if (notification.TokenRejections <= options.RejectedTokenRetries)
+                {
+                    next = RetrySchedule.NextAttempt(options, notification.CreatedAt, notification.TokenRejections, now, Random.Shared.NextDouble());
+                }
+
+                break;
+        }
+
+        if (next is null)
+        {
+            await DeadLetterAsync(notification, outcome.Error).ConfigureAwait(false);
+            return;
+        }
+
+        notification.NextAttemptAt = next.Value;
+        if (await WriteOutcomeAsync(notification, _outbox.RescheduleAsync).ConfigureAwait(false))
+        {
+            _signal.RetryAt(next.Value);
+            _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId));
+            _logger.NotificationRescheduled(notification.Id, notification.ClientId, EndpointRules.Redact(notification.Endpoint), notification.Attempts, outcome.Error, next.Value);
+        }
+    }
+
+    private async Task DeadLetterAsync(LogoutNotification notification, string error)
+    {
+        notification.State = LogoutNotificationState.DeadLettered;
+        // Dead-lettered rows keep NextAttemptAt as the time they were given up, which retention counts from.
+        notification.NextAttemptAt = _time.GetUtcNow();
+        if (await WriteOutcomeAsync(notification, _outbox.DeadLetterAsync).ConfigureAwait(false))
+        {
+            _telemetry.DeadLettered.Add(1, new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId));
+            _logger.NotificationDeadLettered(notification.Id, notification.ClientId, EndpointRules.Redact(notification.Endpoint), notification.Attempts, error);
         }
     }
 
@@ -234,22 +384,39 @@ internal sealed class LogoutDeliverer : IDisposable
         }
     }
 
-    private void Configure(ResiliencePipelineBuilder<HttpResponseMessage> builder, AutoSignOutServerOptions options)
+    private void Configure(ResiliencePipelineBuilder<DeliveryOutcome> builder, AutoSignOutServerOptions options)
     {
         builder.TimeProvider = _time;
-        var failure = new PredicateBuilder<HttpResponseMessage>()
-            .Handle<HttpRequestException>()
+        // Only what says "the endpoint is unwell" counts: a refused token or a 404 is an answer, not an outage.
+        var transient = new PredicateBuilder<DeliveryOutcome>()
             .Handle<TimeoutRejectedException>()
-            .HandleResult(static r => !r.IsSuccessStatusCode);
+            .Handle<HttpRequestException>()
+            .Handle<Exception>(static ex => ex is not OperationCanceledException and not BrokenCircuitException)
+            .HandleResult(static r => r.Kind == DeliveryOutcomeKind.Transient);
+
+        // Outermost: the breaker sees whole dispatches, after their quick retries.
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<DeliveryOutcome>
+        {
+            ShouldHandle = transient,
+            FailureRatio = options.CircuitBreakerFailureRatio,
+            MinimumThroughput = options.CircuitBreakerMinimumThroughput,
+            SamplingDuration = options.CircuitBreakerSamplingDuration,
+            BreakDuration = options.CircuitBreakerBreakDuration,
+        });
         if (options.ImmediateRetries > 0)
         {
-            builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            var quick = options.ImmediateRetryDelay * 4;
+            builder.AddRetry(new RetryStrategyOptions<DeliveryOutcome>
             {
-                ShouldHandle = failure,
+                // A client that asks for a longer pause than a blip gets it from the durable schedule instead.
+                ShouldHandle = args => ValueTask.FromResult(
+                    (args.Outcome.Exception is { } ex && ex is not OperationCanceledException)
+                    || (args.Outcome.Exception is null && args.Outcome.Result.Kind == DeliveryOutcomeKind.Transient && (args.Outcome.Result.RetryAfter is not { } wait || wait <= quick))),
                 MaxRetryAttempts = options.ImmediateRetries,
                 Delay = options.ImmediateRetryDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
+                DelayGenerator = static args => ValueTask.FromResult(args.Outcome.Result.RetryAfter),
                 OnRetry = args =>
                 {
                     _telemetry.Retried.Add(1);
@@ -258,36 +425,36 @@ internal sealed class LogoutDeliverer : IDisposable
             });
         }
 
-        // Per endpoint: a dead client fails fast instead of tying up deliveries to the healthy ones.
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
-        {
-            ShouldHandle = failure,
-            FailureRatio = options.CircuitBreakerFailureRatio,
-            MinimumThroughput = options.CircuitBreakerMinimumThroughput,
-            SamplingDuration = options.CircuitBreakerSamplingDuration,
-            BreakDuration = options.CircuitBreakerBreakDuration,
-        });
         builder.AddTimeout(options.AttemptTimeout);
     }
 
-    private static async Task<string> DescribeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private static string Describe(Exception ex) => ex switch
     {
-        var status = $"HTTP {(int)response.StatusCode} {response.StatusCode}";
-        if (response.StatusCode != HttpStatusCode.BadRequest)
-        {
-            return status;
-        }
-
-        try
-        {
-            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            return body.Length == 0 ? status : $"{status}: {(body.Length > 512 ? body[..512] : body)}";
-        }
-        catch (HttpRequestException)
-        {
-            return status;
-        }
-    }
+        HttpRequestException { HttpRequestError: not HttpRequestError.Unknown } http => $"{http.HttpRequestError}: {http.Message}",
+        _ => $"{ex.GetType().Name}: {ex.Message}",
+    };
 
     public void Dispose() => _pipelines.Dispose();
+}
+
+/// <summary>Checks and log-safe forms of back-channel logout URIs.</summary>
+internal static class EndpointRules
+{
+    public static bool IsHttp(Uri? uri)
+        => uri is { IsAbsoluteUri: true } && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+
+    /// <summary>The key of an endpoint's circuit and concurrency limit: scheme, host, port and path.</summary>
+    public static string Key(Uri uri) => uri.IsAbsoluteUri ? uri.GetLeftPart(UriPartial.Path) : uri.OriginalString;
+
+    /// <summary>The URI without user info, query or fragment, which may carry secrets, for logs and traces.</summary>
+    public static string Redact(Uri uri)
+    {
+        if (!uri.IsAbsoluteUri)
+        {
+            return "(relative URI)";
+        }
+
+        var left = uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+        return uri.Query.Length > 0 ? left + "?(redacted)" : left;
+    }
 }

@@ -13,8 +13,10 @@ namespace AutoSignOut.IdentityServer;
 internal sealed class LogoutDispatcher : BackgroundService
 {
     private static readonly TimeSpan OutboxErrorDelay = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan IndexPurgeInterval = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan PurgeInterval = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ContendedPause = TimeSpan.FromMilliseconds(50);
+    private const int PurgeBatch = 1000;
 
     private readonly ILogoutOutbox _outbox;
     private readonly LogoutDeliverer _deliverer;
@@ -26,9 +28,10 @@ internal sealed class LogoutDispatcher : BackgroundService
     private readonly ILogger _logger;
     private readonly Lock _inFlightGate = new();
     private readonly HashSet<Task> _inFlight = [];
+    private readonly Dictionary<string, EndpointSlots> _endpoints = new(StringComparer.Ordinal);
+    private int _waiting;
     private SemaphoreSlim? _slots;
     private DateTimeOffset _nextOutboxCheck;
-    private DateTimeOffset _nextIndexPurge;
 
     public LogoutDispatcher(
         ILogoutOutbox outbox,
@@ -66,10 +69,12 @@ internal sealed class LogoutDispatcher : BackgroundService
         var options = _options.CurrentValue;
         _slots = new SemaphoreSlim(options.MaxConcurrentDeliveries, options.MaxConcurrentDeliveries);
         _signal.HandOverCapacity = Math.Max(options.MaxConcurrentDeliveries * 16, 1024);
+        await ReclaimOwnLeasesAsync(options, stoppingToken).ConfigureAwait(false);
         _signal.DispatcherRunning = true;
         _logger.DispatcherStarted(options.InstanceName);
         // Rows left by an earlier run are due now: look at once.
         _nextOutboxCheck = _time.GetUtcNow();
+        var housekeeping = Task.Run(() => HousekeepAsync(options, stoppingToken), CancellationToken.None);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -113,26 +118,92 @@ internal sealed class LogoutDispatcher : BackgroundService
 
         await Task.WhenAll(pending).ConfigureAwait(false);
         await ReleaseHandedOverAsync().ConfigureAwait(false);
+        await housekeeping.ConfigureAwait(false);
+    }
+
+    /// <summary>Rows an earlier run of this instance held when it died are due now, not when their leases end.</summary>
+    private async Task ReclaimOwnLeasesAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var released = await _outbox.ReleaseLeasesAsync(options.InstanceName, _time.GetUtcNow(), stoppingToken).ConfigureAwait(false);
+            if (released > 0)
+            {
+                _logger.LeasesReclaimed(released, options.InstanceName);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // The outbox may be down at start; the leases then simply run out.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.OutboxUnavailable(ex, OutboxErrorDelay);
+        }
+    }
+
+    /// <summary>
+    /// Housekeeping, apart from the delivery loop so that it never holds deliveries up: outbox gauges, and purges of
+    /// expired jti index entries and of dead letters past their retention, in small batches.
+    /// </summary>
+    private async Task HousekeepAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
+    {
+        var nextPurge = _time.GetUtcNow();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var now = _time.GetUtcNow();
+                _telemetry.ObserveOutbox(await _outbox.GetSnapshotAsync(now, stoppingToken).ConfigureAwait(false), now);
+                if (_time.GetUtcNow() >= nextPurge)
+                {
+                    nextPurge = _time.GetUtcNow() + PurgeInterval;
+                    if (_services.GetService<IIssuedTokenIndex>() is { } index)
+                    {
+                        await index.RemoveExpiredAsync(_time.GetUtcNow(), stoppingToken).ConfigureAwait(false);
+                    }
+
+                    while (await _outbox.RemoveDeadLetteredAsync(_time.GetUtcNow() - options.DeadLetterRetention, PurgeBatch, stoppingToken).ConfigureAwait(false) == PurgeBatch)
+                    {
+                        await Task.Yield();
+                    }
+                }
+
+                await Task.Delay(SnapshotInterval, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Housekeeping tries again later; deliveries go on.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _logger.HousekeepingFailed(ex);
+                try
+                {
+                    await Task.Delay(OutboxErrorDelay, _time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// <summary>Starts what is due; returns how long to sleep unless woken (zero: look again at once).</summary>
     private async Task<TimeSpan> DispatchAsync(AutoSignOutServerOptions options, CancellationToken stoppingToken)
     {
-        var now = _time.GetUtcNow();
-        var longestDispatch = AutoSignOutServerOptionsValidator.LongestDispatch(options);
-        if (now >= _nextIndexPurge)
-        {
-            _nextIndexPurge = now + IndexPurgeInterval;
-            if (_services.GetService<IIssuedTokenIndex>() is { } index)
-            {
-                await index.RemoveExpiredAsync(now, stoppingToken).ConfigureAwait(false);
-            }
-        }
+        // Time kept free at the end of every lease: the longest dispatch, clock skew and the outcome write.
+        var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
 
         // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
         while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))
         {
-            if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now <= longestDispatch)
+            var now = _time.GetUtcNow();
+            if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now <= needed)
             {
                 // It waited in memory so long that its lease could run out mid-delivery: leave it to the outbox
                 // path, after the lease runs out, so that no other instance can be delivering it at the same time.
@@ -140,15 +211,15 @@ internal sealed class LogoutDispatcher : BackgroundService
                 continue;
             }
 
-            await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-            Start(handedOver, stoppingToken);
+            await StartOrQueueAsync(handedOver, options, stoppingToken).ConfigureAwait(false);
         }
 
         // 2. The outbox: retries that came due, rows of other instances, rows written by a binding's transaction.
         var (requested, retry) = _signal.TakeOutboxWork();
+        var at = _time.GetUtcNow();
         if (requested)
         {
-            _nextOutboxCheck = now;
+            _nextOutboxCheck = at;
         }
 
         if (retry is { } retryAt)
@@ -156,25 +227,25 @@ internal sealed class LogoutDispatcher : BackgroundService
             _nextOutboxCheck = Min(_nextOutboxCheck, retryAt);
         }
 
-        if (_nextOutboxCheck > now)
+        if (_nextOutboxCheck > at)
         {
-            return Min(_nextOutboxCheck - now, options.PollInterval);
+            return Min(_nextOutboxCheck - at, options.PollInterval);
         }
 
         var free = _slots.CurrentCount;
         var busy = options.MaxConcurrentDeliveries - free;
-        if (free == 0 || (busy > 0 && free < Math.Max(1, options.MaxConcurrentDeliveries / 4)))
+        if (free == 0 || (busy > 0 && free < Math.Max(1, options.MaxConcurrentDeliveries / 4)) || Volatile.Read(ref _waiting) >= WaitingCapacity(options))
         {
             // Under load, lease in batches rather than one row per finished delivery; a finishing delivery wakes
             // the loop, and the check stays due.
             return options.PollInterval;
         }
 
-        var leased = await _outbox.LeaseDueAsync(free, now, now + options.LeaseDuration, stoppingToken).ConfigureAwait(false);
+        var leasedAt = _time.GetUtcNow();
+        var leased = await _outbox.LeaseDueAsync(free, leasedAt, leasedAt + options.LeaseDuration, options.InstanceName, stoppingToken).ConfigureAwait(false);
         foreach (var notification in leased)
         {
-            await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-            Start(notification, stoppingToken);
+            await StartOrQueueAsync(notification, options, stoppingToken).ConfigureAwait(false);
         }
 
         if (leased.Count == free)
@@ -183,25 +254,109 @@ internal sealed class LogoutDispatcher : BackgroundService
             return TimeSpan.Zero;
         }
 
-        var snapshot = await _outbox.GetSnapshotAsync(now, stoppingToken).ConfigureAwait(false);
-        _telemetry.ObserveOutbox(snapshot, now);
-        if (snapshot.NextDueAt is { } due && due <= now)
+        // The clock is read again after every await: the lease and the query above took time.
+        var nextDue = await _outbox.GetNextDueAsync(_time.GetUtcNow(), stoppingToken).ConfigureAwait(false);
+        var after = _time.GetUtcNow();
+        if (nextDue is { } due && due <= after)
         {
             // Due and unleased, yet another instance took the rows this lease aimed at: look again on the next wake,
             // or after a short pause, without spinning.
-            _nextOutboxCheck = now;
+            _nextOutboxCheck = after;
             return ContendedPause;
         }
 
-        var nextPoll = now + options.PollInterval;
-        _nextOutboxCheck = snapshot.NextDueAt is { } later ? Min(later, nextPoll) : nextPoll;
-        return Min(_nextOutboxCheck - now, options.PollInterval);
+        var nextPoll = after + options.PollInterval;
+        _nextOutboxCheck = nextDue is { } later ? Min(later, nextPoll) : nextPoll;
+        return Min(_nextOutboxCheck - after, options.PollInterval);
+    }
+
+    private static int WaitingCapacity(AutoSignOutServerOptions options) => Math.Max(256, options.MaxConcurrentDeliveries * 4);
+
+    /// <summary>
+    /// Starts a delivery unless its endpoint already runs its share of them; then the row waits in memory for the
+    /// endpoint (holding no delivery slot), or, when too many wait already, goes back to the outbox for later.
+    /// </summary>
+    private async Task StartOrQueueAsync(LogoutNotification notification, AutoSignOutServerOptions options, CancellationToken stoppingToken)
+    {
+        var key = EndpointRules.Key(notification.Endpoint);
+        bool start, giveBack = false;
+        lock (_inFlightGate)
+        {
+            if (!_endpoints.TryGetValue(key, out var endpoint))
+            {
+                _endpoints[key] = endpoint = new EndpointSlots();
+            }
+
+            start = endpoint.Running < options.MaxConcurrentDeliveriesPerEndpoint;
+            if (start)
+            {
+                endpoint.Running++;
+            }
+            else if (_waiting < WaitingCapacity(options))
+            {
+                endpoint.Waiting.Enqueue(notification);
+                _waiting++;
+            }
+            else
+            {
+                giveBack = true;
+            }
+        }
+
+        if (start)
+        {
+            await _slots!.WaitAsync(stoppingToken).ConfigureAwait(false);
+            Start(notification, key, stoppingToken);
+        }
+        else if (giveBack)
+        {
+            await GiveBackAsync(notification, _time.GetUtcNow() + options.PollInterval).ConfigureAwait(false);
+        }
+        else
+        {
+            _logger.NotificationQueuedForEndpoint(notification.Id, EndpointRules.Redact(notification.Endpoint));
+        }
+    }
+
+    /// <summary>Returns a row to the outbox unattempted, due at <paramref name="due"/>.</summary>
+    private async Task GiveBackAsync(LogoutNotification notification, DateTimeOffset due)
+    {
+        notification.NextAttemptAt = due;
+        try
+        {
+            await _outbox.RescheduleAsync(notification, CancellationToken.None).ConfigureAwait(false);
+            _signal.RetryAt(due);
+        }
+#pragma warning disable CA1031 // The lease runs out and the row is delivered later all the same.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.OutcomeNotWritten(ex, notification.Id);
+        }
     }
 
     private async Task ReleaseHandedOverAsync()
     {
-        // Hand-overs that never got a slot go back to the outbox now rather than when their lease runs out.
+        // Hand-overs that never got a slot, and rows waiting for their endpoint, go back to the outbox now rather than
+        // when their lease runs out.
         var now = _time.GetUtcNow();
+        List<LogoutNotification> waiting;
+        lock (_inFlightGate)
+        {
+            waiting = [.. _endpoints.Values.SelectMany(e => e.Waiting)];
+            foreach (var endpoint in _endpoints.Values)
+            {
+                endpoint.Waiting.Clear();
+            }
+
+            _waiting = 0;
+        }
+
+        foreach (var notification in waiting)
+        {
+            await GiveBackAsync(notification, now).ConfigureAwait(false);
+        }
+
         while (_signal.TryTakeHandedOver(out var notification))
         {
             notification.NextAttemptAt = now;
@@ -222,7 +377,7 @@ internal sealed class LogoutDispatcher : BackgroundService
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    private void Start(LogoutNotification notification, CancellationToken stoppingToken)
+    private void Start(LogoutNotification notification, string key, CancellationToken stoppingToken)
     {
         var task = Task.Run(() => _deliverer.DeliverAsync(notification, stoppingToken), CancellationToken.None);
         lock (_inFlightGate)
@@ -231,21 +386,78 @@ internal sealed class LogoutDispatcher : BackgroundService
         }
 
         _ = task.ContinueWith(
-            (t, state) =>
-            {
-                var self = (LogoutDispatcher)state!;
-                lock (self._inFlightGate)
-                {
-                    self._inFlight.Remove(t);
-                }
-
-                self._slots!.Release();
-                self._signal.Wake();
-            },
+            (t, state) => ((LogoutDispatcher)state!).Finished(t, notification, key, stoppingToken),
             this,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+    }
+
+    private void Finished(Task delivery, LogoutNotification notification, string key, CancellationToken stoppingToken)
+    {
+        if (delivery.IsFaulted)
+        {
+            // Never unobserved: the row's lease runs out and it is tried again, but someone must hear of it.
+            _logger.DeliveryFaulted(delivery.Exception!.GetBaseException(), notification.Id);
+        }
+
+        var options = _options.CurrentValue;
+        var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
+        LogoutNotification? next = null;
+        List<LogoutNotification>? expired = null;
+        lock (_inFlightGate)
+        {
+            _inFlight.Remove(delivery);
+            var endpoint = _endpoints[key];
+            endpoint.Running--;
+            var now = _time.GetUtcNow();
+            while (!stoppingToken.IsCancellationRequested && endpoint.Waiting.TryDequeue(out var waiting))
+            {
+                _waiting--;
+                if (waiting.LeaseExpiresAt is { } leaseEnd && leaseEnd - now > needed)
+                {
+                    next = waiting;
+                    endpoint.Running++;
+                    break;
+                }
+
+                (expired ??= []).Add(waiting);
+            }
+
+            if (endpoint.Running == 0 && endpoint.Waiting.Count == 0)
+            {
+                _endpoints.Remove(key);
+            }
+        }
+
+        if (expired is not null)
+        {
+            var now = _time.GetUtcNow();
+            _ = Task.Run(async () =>
+            {
+                foreach (var row in expired)
+                {
+                    await GiveBackAsync(row, now).ConfigureAwait(false);
+                }
+            });
+        }
+
+        if (next is not null)
+        {
+            // The finished delivery's slot passes straight to the next row of the same endpoint.
+            Start(next, key, stoppingToken);
+            return;
+        }
+
+        _slots!.Release();
+        _signal.Wake();
+    }
+
+    /// <summary>An endpoint's deliveries in flight and the rows waiting for one of its slots.</summary>
+    private sealed class EndpointSlots
+    {
+        public int Running;
+        public readonly Queue<LogoutNotification> Waiting = new();
     }
 
     public override void Dispose()

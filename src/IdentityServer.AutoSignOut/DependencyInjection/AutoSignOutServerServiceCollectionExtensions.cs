@@ -35,13 +35,10 @@ public static class AutoSignOutServerServiceCollectionExtensions
         services.AddMetrics();
         services.AddHttpClient(AutoSignOutServerDefaults.HttpClientName)
             .ConfigureHttpClient(static client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
-            {
-                // A back-channel endpoint answers 200 or 400; a redirect is a misconfiguration, not something to follow.
-                AllowAutoRedirect = false,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            });
+            // The handler lives as long as the process: PooledConnectionLifetime already picks up DNS changes, and
+            // rotating the handler every two minutes would throw the connection pools away.
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(static sp => BackChannelHttpHandler.Create(sp.GetRequiredService<IOptions<AutoSignOutServerOptions>>().Value));
 
         services.TryAddSingleton<ILogoutOutbox, InMemoryLogoutOutbox>();
         services.TryAddSingleton<ILogoutRecipientSource, ConfiguredLogoutRecipientSource>();

@@ -92,10 +92,36 @@ internal sealed class GroupCommit<T>
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                foreach (var (_, done) in batch)
-                {
-                    done.TrySetException(ex);
-                }
+                await RetryCallersSeparatelyAsync(batch, ex).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One caller's bad item must not fail the others it happened to share a batch with: each caller's items are
+    /// written again on their own, and only the callers whose own write fails see an exception.
+    /// </summary>
+    private async Task RetryCallersSeparatelyAsync(List<(T Item, TaskCompletionSource Done)> batch, Exception batchFailure)
+    {
+        var callers = batch.GroupBy(e => e.Done).ToList();
+        if (callers.Count == 1)
+        {
+            callers[0].Key.TrySetException(batchFailure);
+            return;
+        }
+
+        foreach (var caller in callers)
+        {
+            try
+            {
+                await _write([.. caller.Select(e => e.Item)], CancellationToken.None).ConfigureAwait(false);
+                caller.Key.TrySetResult();
+            }
+#pragma warning disable CA1031 // This caller's own failure, handed to it.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                caller.Key.TrySetException(ex);
             }
         }
     }

@@ -25,6 +25,10 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, CancellationToken cancellationToken)
+        => LeaseDueAsync(maxCount, now, leaseExpiresAt, null!, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<LogoutNotification>> LeaseDueAsync(int maxCount, DateTimeOffset now, DateTimeOffset leaseExpiresAt, string leaseOwner, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -37,8 +41,15 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
             var leased = new List<LogoutNotification>(due.Count);
             foreach (var row in due)
             {
+                if (row.LeaseId is not null)
+                {
+                    // Its earlier lease ran out: the token may have reached the client, so the next attempt mints anew.
+                    row.LogoutToken = null;
+                }
+
                 row.LeaseId = leaseId;
                 row.LeaseExpiresAt = leaseExpiresAt;
+                row.LeaseOwner = leaseOwner;
                 leased.Add(Copy(row));
             }
 
@@ -73,6 +84,7 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
                 var copy = Copy(notification);
                 copy.LeaseId = null;
                 copy.LeaseExpiresAt = null;
+                copy.LeaseOwner = null;
                 _rows[notification.Id] = copy;
             }
         }
@@ -89,8 +101,10 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
             {
                 var copy = Copy(notification);
                 copy.State = LogoutNotificationState.DeadLettered;
+                copy.LogoutToken = null;
                 copy.LeaseId = null;
                 copy.LeaseExpiresAt = null;
+                copy.LeaseOwner = null;
                 _rows[notification.Id] = copy;
             }
         }
@@ -129,6 +143,84 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
         }
     }
 
+    /// <inheritdoc/>
+    public ValueTask<int> ReleaseLeasesAsync(string leaseOwner, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var released = 0;
+            foreach (var row in _rows.Values.Where(r => r.State == LogoutNotificationState.Pending && r.LeaseId is not null && r.LeaseOwner == leaseOwner))
+            {
+                row.LeaseId = null;
+                row.LeaseExpiresAt = null;
+                row.LeaseOwner = null;
+                row.LogoutToken = null;
+                row.NextAttemptAt = now;
+                released++;
+            }
+
+            return ValueTask.FromResult(released);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<LogoutNotification>> GetDeadLetteredAsync(int maxCount, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            IReadOnlyList<LogoutNotification> dead = [.. _rows.Values.Where(r => r.State == LogoutNotificationState.DeadLettered).OrderBy(r => r.NextAttemptAt).Take(maxCount).Select(Copy)];
+            return ValueTask.FromResult(dead);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> ReplayDeadLetteredAsync(IReadOnlyCollection<Guid> ids, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        lock (_gate)
+        {
+            var replayed = 0;
+            foreach (var id in ids)
+            {
+                if (_rows.TryGetValue(id, out var row) && row.State == LogoutNotificationState.DeadLettered)
+                {
+                    Replay(row, now);
+                    replayed++;
+                }
+            }
+
+            return ValueTask.FromResult(replayed);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<int> RemoveDeadLetteredAsync(DateTimeOffset before, int maxCount, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var old = _rows.Values.Where(r => r.State == LogoutNotificationState.DeadLettered && r.NextAttemptAt < before).Take(maxCount).Select(r => r.Id).ToList();
+            foreach (var id in old)
+            {
+                _rows.Remove(id);
+            }
+
+            return ValueTask.FromResult(old.Count);
+        }
+    }
+
+    /// <summary>Makes a dead letter pending again, as if just enqueued: the retry horizon counts from now.</summary>
+    internal static void Replay(LogoutNotification row, DateTimeOffset now)
+    {
+        row.State = LogoutNotificationState.Pending;
+        row.CreatedAt = now;
+        row.NextAttemptAt = now;
+        row.Attempts = 0;
+        row.FailedDispatches = 0;
+        row.TokenRejections = 0;
+        row.LogoutToken = null;
+        row.LogoutTokenExpiresAt = null;
+    }
+
     /// <summary>Returns copies of the dead-lettered notifications, for inspection.</summary>
     public IReadOnlyList<LogoutNotification> GetDeadLettered()
     {
@@ -157,5 +249,8 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
         State = n.State,
         LeaseId = n.LeaseId,
         LeaseExpiresAt = n.LeaseExpiresAt,
+        LeaseOwner = n.LeaseOwner,
+        FailedDispatches = n.FailedDispatches,
+        TokenRejections = n.TokenRejections,
     };
 }

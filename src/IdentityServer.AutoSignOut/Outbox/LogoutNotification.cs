@@ -45,6 +45,14 @@ public sealed class LogoutNotification
     /// <summary>How many HTTP attempts were made so far.</summary>
     public int Attempts { get; set; }
 
+    /// <summary>
+    /// How many dispatches failed or were refused by an open circuit; the retry schedule backs off on it. Default: 0.
+    /// </summary>
+    public int FailedDispatches { get; set; }
+
+    /// <summary>How many times the client refused this notification's tokens with a 400. Default: 0.</summary>
+    public int TokenRejections { get; set; }
+
     /// <summary>Why the last attempt failed, when it did.</summary>
     public string? LastError { get; set; }
 
@@ -59,6 +67,24 @@ public sealed class LogoutNotification
 
     /// <summary>When the current lease ends and another instance may take the notification.</summary>
     public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>
+    /// The <see cref="AutoSignOutServerOptions.InstanceName"/> of the instance holding the current lease, or
+    /// <see langword="null"/>; an instance that restarts under the same name takes its rows back at once.
+    /// </summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>The longest <see cref="ClientId"/> an outbox must store: 200 characters.</summary>
+    public const int MaxClientIdLength = 200;
+
+    /// <summary>The longest <see cref="Endpoint"/> an outbox must store: 2000 characters.</summary>
+    public const int MaxEndpointLength = 2000;
+
+    /// <summary>The longest <see cref="Subject"/> or <see cref="SessionId"/> an outbox must store: 200 characters.</summary>
+    public const int MaxSubjectLength = 200;
+
+    /// <summary>The longest <see cref="Reason"/> an outbox must store: 100 characters.</summary>
+    public const int MaxReasonLength = 100;
 }
 
 /// <summary>Where a <see cref="LogoutNotification"/> stands.</summary>

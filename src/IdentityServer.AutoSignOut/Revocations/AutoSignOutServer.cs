@@ -66,11 +66,13 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         if (handOver)
         {
             var leaseId = Guid.NewGuid();
-            var leaseExpiresAt = _time.GetUtcNow() + _options.CurrentValue.LeaseDuration;
+            var options = _options.CurrentValue;
+            var leaseExpiresAt = _time.GetUtcNow() + options.LeaseDuration;
             foreach (var notification in notifications)
             {
                 notification.LeaseId = leaseId;
                 notification.LeaseExpiresAt = leaseExpiresAt;
+                notification.LeaseOwner = options.InstanceName;
             }
         }
 
@@ -112,6 +114,15 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
             throw new ArgumentException("A revocation needs a subject, a session id or both.", nameof(revocation));
         }
 
+        // Checked here, for this caller alone, rather than failing a database batch shared with other sign-outs.
+        RequireLength(revocation.Subject, LogoutNotification.MaxSubjectLength, "subject");
+        RequireLength(revocation.SessionId, LogoutNotification.MaxSubjectLength, "session id");
+        RequireLength(revocation.Reason, LogoutNotification.MaxReasonLength, "reason");
+        if (string.IsNullOrEmpty(revocation.Reason))
+        {
+            throw new ArgumentException("A revocation needs a reason.", nameof(revocation));
+        }
+
         var recipients = await _recipients.GetRecipientsAsync(revocation, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
         // A revocation that names no tokens revokes the live ones of its session (or subject), when the binding
@@ -119,6 +130,14 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         var indexed = revocation.RevokedTokenIds.Count == 0 && _tokenIndex is not null
             ? await _tokenIndex.FindAsync(revocation.Subject, revocation.SessionId, now, cancellationToken).ConfigureAwait(false)
             : [];
+        // A revocation that names its tokens: each client hears the ids the index knows as its own, plus any id the
+        // index does not know (it cannot say whose it is, and a connection left open is worse than an extra id).
+        Dictionary<string, string>? named = null;
+        if (revocation.RevokedTokenIds.Count > 0 && _tokenIndex is not null)
+        {
+            var known = await _tokenIndex.FindByIdsAsync([.. revocation.RevokedTokenIds], cancellationToken).ConfigureAwait(false);
+            named = known.ToDictionary(t => t.TokenId, t => t.ClientId, StringComparer.Ordinal);
+        }
         var notifications = new List<LogoutNotification>(recipients.Count);
         var seen = new HashSet<(string, Uri, string?)>();
         foreach (var recipient in recipients)
@@ -140,6 +159,16 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
                 continue;
             }
 
+            // Recipients from a binding are checked like configured ones: a URI that is not absolute http(s), or too
+            // long to store, is never called.
+            if (!EndpointRules.IsHttp(recipient.BackChannelLogoutUri) || recipient.BackChannelLogoutUri.AbsoluteUri.Length > LogoutNotification.MaxEndpointLength
+                || string.IsNullOrEmpty(recipient.ClientId) || recipient.ClientId.Length > LogoutNotification.MaxClientIdLength
+                || sessionId?.Length > LogoutNotification.MaxSubjectLength)
+            {
+                _logger.RecipientRefused(recipient.ClientId.Length > 40 ? recipient.ClientId[..40] : recipient.ClientId, "not an absolute http(s) URI, or a value too long to store");
+                continue;
+            }
+
             var notification = new LogoutNotification
             {
                 Id = Guid.CreateVersion7(now),
@@ -148,7 +177,9 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
                 Subject = string.IsNullOrEmpty(revocation.Subject) ? null : revocation.Subject,
                 SessionId = sessionId,
                 Reason = revocation.Reason,
-                RevokedTokenIds = indexed.Count == 0
+                RevokedTokenIds = named is not null
+                    ? [.. revocation.RevokedTokenIds.Where(id => !named.TryGetValue(id, out var owner) || owner == recipient.ClientId)]
+                    : indexed.Count == 0
                     ? revocation.RevokedTokenIds
                     : [.. indexed.Where(t => t.ClientId == recipient.ClientId && (sessionId is null || t.SessionId is null || t.SessionId == sessionId)).Select(t => t.TokenId)],
                 CreatedAt = now,
@@ -162,5 +193,13 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         }
 
         return notifications;
+    }
+
+    private static void RequireLength(string? value, int max, string what)
+    {
+        if (value?.Length > max)
+        {
+            throw new ArgumentException($"The revocation's {what} is longer than {max} characters.", "revocation");
+        }
     }
 }

@@ -36,6 +36,16 @@ public interface IIssuedTokenIndex
     /// <param name="now">The current time.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
     ValueTask<int> RemoveExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Finds the recorded tokens among <paramref name="tokenIds"/>, so that a revocation naming its tokens tells each
+    /// client only its own. The default finds none (every named id then goes to every client).
+    /// </summary>
+    /// <param name="tokenIds">The token ids a revocation names.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The tokens the index knows, live or not.</returns>
+    ValueTask<IReadOnlyList<IssuedToken>> FindByIdsAsync(IReadOnlyCollection<string> tokenIds, CancellationToken cancellationToken)
+        => ValueTask.FromResult<IReadOnlyList<IssuedToken>>([]);
 }
 
 /// <summary>An <see cref="IIssuedTokenIndex"/> in process memory, for tests and single-process IdPs.</summary>
@@ -62,6 +72,17 @@ public sealed class InMemoryIssuedTokenIndex : IIssuedTokenIndex
         lock (_gate)
         {
             IReadOnlyList<IssuedToken> found = [.. _tokens.Values.Where(t => t.ExpiresAt > now && (sessionId is not null ? t.SessionId == sessionId : subject is not null && t.Subject == subject))];
+            return ValueTask.FromResult(found);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<IssuedToken>> FindByIdsAsync(IReadOnlyCollection<string> tokenIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        lock (_gate)
+        {
+            IReadOnlyList<IssuedToken> found = [.. tokenIds.Select(id => _tokens.GetValueOrDefault(id)).OfType<IssuedToken>()];
             return ValueTask.FromResult(found);
         }
     }
