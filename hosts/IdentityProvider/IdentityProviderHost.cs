@@ -32,8 +32,6 @@ public static class IdentityProviderHost
     /// <summary>The sign-in page.</summary>
     public const string SignInPath = "/account/sign-in";
 
-    private static readonly object NestedCookieValidation = new();
-
     /// <summary>Creates the app from standard configuration (appsettings, environment variables, command line).</summary>
     /// <param name="args">Command-line arguments, such as <c>--urls=http://127.0.0.1:5001</c> or <c>--IdentityProvider:ClientApp:BaseUrl=…</c>.</param>
     /// <param name="configure">Optional last word on the builder (the demo and tests use it).</param>
@@ -79,21 +77,6 @@ public static class IdentityProviderHost
             o.Cookie.SameSite = SameSiteMode.Lax;
             o.SlidingExpiration = true;
             o.ExpireTimeSpan = settings.SessionLifetime;
-
-            // AutoSignOut's binding refuses the cookie of an ended session and signs it out, and its sign-out hook
-            // authenticates the cookie again: within one request that nested validation would recurse without end.
-            // The app's handler runs before the binding's, so a nested validation is refused here, once per request.
-            var validate = o.Events.OnValidatePrincipal;
-            o.Events.OnValidatePrincipal = context =>
-            {
-                if (!context.HttpContext.Items.TryAdd(NestedCookieValidation, true))
-                {
-                    context.RejectPrincipal();
-                    return Task.CompletedTask;
-                }
-
-                return validate(context);
-            };
         });
 
         builder.Services.AddOpenIddict()

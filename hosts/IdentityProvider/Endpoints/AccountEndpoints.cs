@@ -1,3 +1,4 @@
+using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -8,7 +9,7 @@ namespace AutoSignOut.IdentityProvider.Endpoints;
 internal static class AccountEndpoints
 {
     /// <summary>The reason sent to client apps after a password change (their signed-out page explains it).</summary>
-    public const string PasswordChangedReason = "password_changed";
+    public const string PasswordChangedReason = RevocationReasons.PasswordChanged;
 
     public static void MapAccountEndpoints(this WebApplication app)
     {
