@@ -28,7 +28,7 @@ public sealed class IdentityProviderBrowserTests
     private const string AdminTarget = "grace";
     private const string RefreshUser = "heidi";
     private const string Admin = "admin";
-        private static readonly TimeSpan SignedOutWithin = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SignedOutWithin = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ReportLateArrivalFor = TimeSpan.FromSeconds(10);
     private static IdentityProviderStack? _stack;
     private static IPlaywright? _playwright;
