@@ -100,19 +100,23 @@ public static class IdentityProviderHost
                 // Client apps validate access tokens themselves (JwtBearer): signed, not encrypted.
                 o.DisableAccessTokenEncryption();
 
-                // AutoSignOut: a sid per IdP session, back-channel logout for every sign-out and revocation, the
-                // notifications written in the same EF Core transaction as the revocation.
-                o.AddAutoSignOut(a =>
-                    {
-                        a.SessionIdleTimeout = settings.SessionIdleTimeout;
-                        a.SessionLifetime = settings.SessionLifetime;
-                        a.SessionExpirationScanInterval = settings.SessionExpirationScanInterval;
+                // Always on, except to measure what the binding costs (IdentityProvider:AutoSignOut:Enabled, bench/IdpBench).
+                if (settings.AutoSignOutEnabled)
+                {
+                    // AutoSignOut: a sid per IdP session, back-channel logout for every sign-out and revocation, the
+                    // notifications written in the same EF Core transaction as the revocation.
+                    o.AddAutoSignOut(a =>
+                        {
+                            a.SessionIdleTimeout = settings.SessionIdleTimeout;
+                            a.SessionLifetime = settings.SessionLifetime;
+                            a.SessionExpirationScanInterval = settings.SessionExpirationScanInterval;
 
-                        // The IdP session is ASP.NET Core Identity's cookie, and only it ("Cookies" is not registered here).
-                        a.CookieSchemes.Clear();
-                        a.CookieSchemes.Add(IdentityConstants.ApplicationScheme);
-                    })
-                    .UseEntityFrameworkCore<IdpDbContext>();
+                            // The IdP session is ASP.NET Core Identity's cookie, and only it ("Cookies" is not registered here).
+                            a.CookieSchemes.Clear();
+                            a.CookieSchemes.Add(IdentityConstants.ApplicationScheme);
+                        })
+                        .UseEntityFrameworkCore<IdpDbContext>();
+                }
 
                 var aspNetCore = o.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -30,6 +30,13 @@ public sealed class IdentityProviderSettings
     /// <summary>How often ended-by-time sessions are looked for (<c>IdentityProvider:SessionExpirationScanInterval</c>).</summary>
     public TimeSpan SessionExpirationScanInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether AutoSignOut's binding is added (<c>IdentityProvider:AutoSignOut:Enabled</c>). Bench only: off, the IdP
+    /// sends no logout tokens and its account and admin pages cannot list or end sessions; bench/IdpBench measures the
+    /// binding's cost with it.
+    /// </summary>
+    public bool AutoSignOutEnabled { get; init; } = true;
+
     /// <summary>The registered client app (<c>IdentityProvider:ClientApp:*</c>).</summary>
     public ClientRegistration ClientApp { get; init; } = new();
 
@@ -59,6 +66,7 @@ public sealed class IdentityProviderSettings
             SessionIdleTimeout = section.GetValue("SessionIdleTimeout", defaults.SessionIdleTimeout),
             SessionLifetime = section.GetValue("SessionLifetime", defaults.SessionLifetime),
             SessionExpirationScanInterval = section.GetValue("SessionExpirationScanInterval", defaults.SessionExpirationScanInterval),
+            AutoSignOutEnabled = section.GetValue("AutoSignOut:Enabled", defaults.AutoSignOutEnabled),
             ClientApp = new ClientRegistration
             {
                 ClientId = NonEmpty(client["ClientId"]) ?? clientDefaults.ClientId,

@@ -39,7 +39,7 @@ internal static class AccountEndpoints
             return Results.LocalRedirect("/account/signed-out");
         });
 
-        account.MapPost("/change-password", async (HttpContext http, UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, IAutoSignOutSessionService sessions, [FromForm] string currentPassword, [FromForm] string newPassword, [FromForm] string confirmPassword) =>
+        account.MapPost("/change-password", async (HttpContext http, UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, [FromServices] IAutoSignOutSessionService sessions, [FromForm] string currentPassword, [FromForm] string newPassword, [FromForm] string confirmPassword) =>
         {
             var user = await users.GetUserAsync(http.User);
             if (user is null)

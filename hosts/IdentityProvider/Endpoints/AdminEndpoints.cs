@@ -1,6 +1,7 @@
 using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
 using OpenIddict.Abstractions;
 
 namespace AutoSignOut.IdentityProvider.Endpoints;
@@ -16,7 +17,7 @@ internal static class AdminEndpoints
         var admin = app.MapGroup("/admin").RequireAuthorization(Policy);
 
         // Every IdP session of the user ends and their grants are revoked; each client of each session is told.
-        admin.MapPost("/users/{id}/end-sessions", async (string id, UserManager<IdentityUser> users, IAutoSignOutSessionService sessions) =>
+        admin.MapPost("/users/{id}/end-sessions", async (string id, UserManager<IdentityUser> users, [FromServices] IAutoSignOutSessionService sessions) =>
         {
             var user = await users.FindByIdAsync(id);
             if (user is null)
@@ -28,7 +29,7 @@ internal static class AdminEndpoints
             return Results.LocalRedirect($"/admin?done=user&name={Uri.EscapeDataString(user.UserName ?? id)}&count={ended}");
         });
 
-        admin.MapPost("/sessions/{sid}/end", async (string sid, IAutoSignOutSessionService sessions) =>
+        admin.MapPost("/sessions/{sid}/end", async (string sid, [FromServices] IAutoSignOutSessionService sessions) =>
         {
             var ended = await sessions.EndSessionAsync(sid, RevocationReasons.AdminRevoked);
             return Results.LocalRedirect($"/admin?done=session&count={(ended ? 1 : 0)}");
