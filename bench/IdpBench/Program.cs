@@ -5,7 +5,7 @@
 // (b) The IdP's logout response time (GET /connect/endsession with id_token_hint, the request a client app sends the
 //     browser to) with and without the binding: two IdPs from the same host code, interleaved.
 //
-//   dotnet run -c Release --project bench/IdpBench [-- --revocations 200 --logouts 200 --warm-up 20]
+//   dotnet run -c Release --project bench/IdpBench [-- --revocations 200 --logouts 200 --warm-up 20 --wal]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -18,15 +18,19 @@ using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
 using IdpBench;
 using Microsoft.AspNetCore.Builder;
+using AutoSignOut.IdentityProvider.Data;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 var revocations = ArgInt("--revocations", 200);
 var logouts = ArgInt("--logouts", 200);
 var warmUp = ArgInt("--warm-up", 20);
+var wal = args.Contains("--wal");
 const string ClientId = "client-app";
 const string User = "alice";
 const string Password = "alice-password-1";
@@ -38,7 +42,7 @@ var withUrl = FreeLoopbackUrl();
 var withoutUrl = FreeLoopbackUrl();
 var signals = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
 
-Console.WriteLine($"IdpBench on {Environment.ProcessorCount} cores, .NET {Environment.Version}; {revocations} revocations and {logouts} logouts per side after {warmUp} warm-ups; SQLite in {dataPath}.");
+Console.WriteLine($"IdpBench on {Environment.ProcessorCount} cores, .NET {Environment.Version}; {revocations} revocations and {logouts} logouts per side after {warmUp} warm-ups; the IdPs' SQLite databases {(wal ? "in WAL mode" : "as the host creates them (rollback journal, synchronous=FULL)")}.");
 var withBinding = await StartIdpAsync(withUrl, "with", binding: true);
 var withoutBinding = await StartIdpAsync(withoutUrl, "without", binding: false);
 var client = ClientAppHost.Create(
@@ -119,7 +123,9 @@ try
                 (viaIdp ? idpClosed : floorClosed).Add(Ms(t0, at));
                 if (viaIdp)
                 {
-                    idpDelivered.Add(signals.TryGetValue(sid, out var signalled) ? Ms(t0, signalled) : double.NaN);
+                    // OnSignal runs once the client has sent the closes, so it may follow the close by a moment.
+                    var seen = await WaitForAsync(() => signals.ContainsKey(sid), TimeSpan.FromSeconds(1));
+                    idpDelivered.Add(seen ? Ms(t0, signals[sid]) : double.NaN);
                 }
             }
         }
@@ -162,7 +168,7 @@ try
     Console.WriteLine("| measurement | p50 | p99 | max |");
     Console.WriteLine("|---|---:|---:|---:|");
     Row("IdP: `EndSessionAsync` returned (committed with its outbox row)", idpCallReturned);
-    Row("IdP: logout token validated at the client (`OnSignal`)", idpDelivered);
+    Row("IdP: logout token accepted and the closes sent at the client (`OnSignal`)", idpDelivered);
     Row("**IdP revocation -> hub connection closed at the client**", idpClosed);
     Row("floor: in-app `SignOutSessionAsync` returned", floorCallReturned);
     Row("**floor: in-app API -> hub connection closed**", floorClosed);
@@ -177,6 +183,15 @@ try
     Console.WriteLine("|---|---:|---:|---:|---:|");
     Row("with the binding", logoutWith, mean: true);
     Row("without the binding", logoutWithout, mean: true);
+    Console.WriteLine();
+    foreach (var (name, app, count) in new[] { ("with", withBinding, logoutWith.Count), ("without", withoutBinding, logoutWithout.Count) })
+    {
+        var (commands, writes, time) = app.Services.GetRequiredService<SqlCounter>().Snapshot();
+        var all = count + warmUp;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"SQL per end-session {name} the binding: {(double)commands / all:F1} commands, {(double)writes / all:F1} of them writes, {time.TotalMilliseconds / all:F2} ms in SQLite (mean of {all})."));
+    }
+
     Console.WriteLine();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"with / without: {Percentile(logoutWith, 50) / Percentile(logoutWithout, 50):F2}x at p50, {Percentile(logoutWith, 99) / Percentile(logoutWithout, 99):F2}x at p99, {logoutWith.Average() / logoutWithout.Average():F2}x in the mean (goal: within 1.2x)."));
@@ -204,13 +219,32 @@ finally
 
 async Task<WebApplication> StartIdpAsync(string url, string name, bool binding)
 {
+    var database = Path.Combine(dataPath, name + ".db");
+    if (wal)
+    {
+        // Write-ahead logging is a property of the database file: set before the host creates its schema, it stays.
+        using var connection = new SqliteConnection($"Data Source={database}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+
     var app = IdentityProviderHost.Create(
         [
             "--environment=Development", $"--urls={url}", $"--IdentityProvider:Issuer={url}/", $"--IdentityProvider:ClientApp:BaseUrl={clientUrl}",
-            $"--ConnectionStrings:IdentityProvider=Data Source={Path.Combine(dataPath, name + ".db")}", $"--IdentityProvider:KeysPath={Path.Combine(dataPath, name + "-keys")}",
+            $"--ConnectionStrings:IdentityProvider=Data Source={database}", $"--IdentityProvider:KeysPath={Path.Combine(dataPath, name + "-keys")}",
             $"--IdentityProvider:AutoSignOut:Enabled={binding}", "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:AutoSignOut=Warning",
         ],
-        builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
+        builder =>
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+            // Counts what the end-session request asks of SQLite (the host's own context, in every request's scope).
+            builder.Services.AddHttpContextAccessor();
+            builder.Services.AddSingleton(sp => new SqlCounter(sp.GetRequiredService<IHttpContextAccessor>(), "/connect/endsession"));
+            builder.Services.ConfigureDbContext<IdpDbContext>((sp, o) => o.AddInterceptors(sp.GetRequiredService<SqlCounter>()));
+        });
     await app.SeedAsync();
     await app.StartAsync();
     return app;
@@ -234,6 +268,22 @@ static async Task<HubConnection> ConnectAsync(Uri hub, string accessToken)
     // A round trip: the hub filter registered the connection under its sid and jti.
     await connection.InvokeAsync("Send", "bench");
     return connection;
+}
+
+static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan bound)
+{
+    var started = Stopwatch.GetTimestamp();
+    while (!condition())
+    {
+        if (Stopwatch.GetElapsedTime(started) > bound)
+        {
+            return false;
+        }
+
+        await Task.Delay(1);
+    }
+
+    return true;
 }
 
 static void Row(string name, List<double> values, bool mean = false)
