@@ -186,10 +186,10 @@ try
     Console.WriteLine();
     foreach (var (name, app, count) in new[] { ("with", withBinding, logoutWith.Count), ("without", withoutBinding, logoutWithout.Count) })
     {
-        var (commands, writes, time) = app.Services.GetRequiredService<SqlCounter>().Snapshot();
+        var (commands, writes, time, commits, commitTime) = app.Services.GetRequiredService<SqlCounter>().Snapshot();
         var all = count + warmUp;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"SQL per end-session {name} the binding: {(double)commands / all:F1} commands, {(double)writes / all:F1} of them writes, {time.TotalMilliseconds / all:F2} ms in SQLite (mean of {all})."));
+            $"SQL per end-session {name} the binding: {(double)commands / all:F1} commands, {(double)writes / all:F1} of them writes, {time.TotalMilliseconds / all:F2} ms running them; {(double)commits / all:F1} commits, {commitTime.TotalMilliseconds / all:F2} ms committing (means of {all})."));
     }
 
     Console.WriteLine();

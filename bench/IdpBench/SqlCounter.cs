@@ -4,15 +4,25 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace IdpBench;
 
-/// <summary>Counts the SQL commands (and the writes among them) that requests to one path run, and their time in SQLite.</summary>
-internal sealed class SqlCounter(IHttpContextAccessor http, string path) : DbCommandInterceptor
+/// <summary>Counts the SQL commands (and the writes among them) and the commits that requests to one path run, and their time in SQLite.</summary>
+internal sealed class SqlCounter(IHttpContextAccessor http, string path) : DbCommandInterceptor, IDbTransactionInterceptor
 {
     private long _commands;
     private long _writes;
     private long _ticks;
+    private long _commits;
+    private long _commitTicks;
 
-    public (long Commands, long Writes, TimeSpan Time) Snapshot() =>
-        (Interlocked.Read(ref _commands), Interlocked.Read(ref _writes), TimeSpan.FromTicks(Interlocked.Read(ref _ticks)));
+    public (long Commands, long Writes, TimeSpan Time, long Commits, TimeSpan CommitTime) Snapshot() =>
+        (Interlocked.Read(ref _commands), Interlocked.Read(ref _writes), TimeSpan.FromTicks(Interlocked.Read(ref _ticks)), Interlocked.Read(ref _commits), TimeSpan.FromTicks(Interlocked.Read(ref _commitTicks)));
+
+    public void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => CountCommit(eventData);
+
+    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        CountCommit(eventData);
+        return Task.CompletedTask;
+    }
 
     public override DbDataReader ReaderExecuted(DbCommand command, CommandExecutedEventData eventData, DbDataReader result)
     {
@@ -48,6 +58,15 @@ internal sealed class SqlCounter(IHttpContextAccessor http, string path) : DbCom
     {
         Count(command, eventData);
         return ValueTask.FromResult(result);
+    }
+
+    private void CountCommit(TransactionEndEventData eventData)
+    {
+        if (http.HttpContext?.Request.Path == path)
+        {
+            Interlocked.Increment(ref _commits);
+            Interlocked.Add(ref _commitTicks, eventData.Duration.Ticks);
+        }
     }
 
     private void Count(DbCommand command, CommandExecutedEventData eventData)
