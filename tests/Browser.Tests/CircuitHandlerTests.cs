@@ -32,7 +32,7 @@ public sealed class CircuitHandlerTests
         var state = await circuit.Authentication.GetAuthenticationStateAsync();
         Assert.IsFalse(state.User.Identity!.IsAuthenticated, "The circuit's authentication state is anonymous.");
         Assert.AreEqual("location.replace", circuit.Js.Identifier);
-        Assert.AreEqual("https://app.test/base/signed-out?reason=password_changed", circuit.Js.Arguments.Single());
+        Assert.AreEqual("https://app.test/base/signed-out?reason=password_changed&source=application", circuit.Js.Arguments.Single());
         Assert.IsTrue(circuit.Handler.Connection.IsSignedOut);
         Assert.IsTrue(circuit.Handler.Connection.SignOutCompleted);
     }

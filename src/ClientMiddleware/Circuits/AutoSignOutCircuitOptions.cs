@@ -15,6 +15,13 @@ public sealed class AutoSignOutCircuitOptions
     /// <see cref="SignedOutPath"/>, or <see langword="null"/> to leave it out. Default: <c>reason</c>.
     /// </summary>
     public string? ReasonQueryParameter { get; set; } = AutoSignOutCircuitDefaults.ReasonQueryParameter;
+
+    /// <summary>
+    /// The query parameter that carries where the signal came from (<see cref="SignOutSignalSources"/>: the identity
+    /// provider's back channel or the app), so the page can say where the session ended even when the provider gave no
+    /// reason; <see langword="null"/> to leave it out. Default: <c>source</c>.
+    /// </summary>
+    public string? SourceQueryParameter { get; set; } = AutoSignOutCircuitDefaults.SourceQueryParameter;
 }
 
 /// <summary>Default values of <see cref="AutoSignOutCircuitOptions"/>.</summary>
@@ -25,6 +32,9 @@ public static class AutoSignOutCircuitDefaults
 
     /// <summary>The default reason query parameter: <c>reason</c>.</summary>
     public const string ReasonQueryParameter = "reason";
+
+    /// <summary>The default source query parameter: <c>source</c>.</summary>
+    public const string SourceQueryParameter = "source";
 
     /// <summary>The telemetry kind of a circuit's live connection: <c>circuit</c>.</summary>
     public const string ConnectionKind = "circuit";
