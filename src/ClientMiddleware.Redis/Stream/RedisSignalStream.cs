@@ -34,6 +34,7 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
     private RedisValue _lastId = "0-0";
     private int _failures;
     private bool _eventsHooked;
+    private int _disposed;
 
     public RedisSignalStream(
         RedisConnection connection,
@@ -305,6 +306,12 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice: as itself and as the hosted service the container made from it.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         if (_loop is { } loop)
         {
