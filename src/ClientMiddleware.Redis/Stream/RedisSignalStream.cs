@@ -196,7 +196,9 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
         };
         multiplexer.ConnectionRestored += (_, _) => Wake();
         var subscriber = multiplexer.GetSubscriber();
-        _ = subscriber.SubscribeAsync(_connection.Channel, (_, _) => Wake());
+        // The multiplexer subscribes again after a reconnect; a failure here is made up for by the poll.
+        _ = subscriber.SubscribeAsync(_connection.Channel, (_, _) => Wake())
+            .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
     private async Task WaitAsync(TimeSpan delay, CancellationToken stopping)
