@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the repository on a fresh machine: installs and starts what the tests need (Debian's
-# PostgreSQL and Chromium, on 127.0.0.1 only), builds, runs all test projects, stops the services, and ends with
+# PostgreSQL, Redis and Chromium, on 127.0.0.1 only), builds, runs all test projects, stops the services, and ends with
 # one line "N passed, N failed, N skipped". Exits non-zero on any failure. Needs no standard input.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ cleanup() {
   if [ -x eng/postgres.sh ] && [ -n "${AUTOSIGNOUT_TEST_POSTGRES:-}" ]; then
     eng/postgres.sh stop >/dev/null 2>&1 || true
   fi
+  if [ -x eng/redis.sh ] && [ -n "${AUTOSIGNOUT_TEST_REDIS:-}" ]; then
+    eng/redis.sh stop >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 
@@ -25,6 +28,14 @@ if [ -x eng/postgres.sh ]; then
     echo "PostgreSQL: started on 127.0.0.1"
   else
     echo "PostgreSQL: could not be started; PostgreSQL tests will report inconclusive" >&2
+  fi
+fi
+if [ -x eng/redis.sh ]; then
+  if redis_env=$(eng/redis.sh start); then
+    eval "$redis_env"
+    echo "Redis: started on 127.0.0.1"
+  else
+    echo "Redis: could not be started; Redis tests will report inconclusive" >&2
   fi
 fi
 if [ -x eng/chromium.sh ]; then

@@ -49,7 +49,25 @@ internal sealed class AutoSignOutAuthenticationService(
 
         // Credentials of unknown age are taken as old: a revocation of their keys covers them.
         var issuedAt = GetIssuedAt(result);
-        if (!store.IsRevoked(principal.FindIssuer(), keys, issuedAt))
+        var issuer = principal.FindIssuer();
+        var revoked = store.IsRevoked(issuer, keys, issuedAt);
+        if (!revoked)
+        {
+            // A shared store that may be behind (catching up after a disconnect) holds the answer until it is current.
+            var current = store.WaitUntilCurrentAsync(context.RequestAborted);
+            if (!current.IsCompletedSuccessfully || !current.Result)
+            {
+                if (!await current)
+                {
+                    metrics.Refused("not_current");
+                    return AuthenticateResult.Fail("The revoked sessions could not be checked; try again.");
+                }
+
+                revoked = store.IsRevoked(issuer, keys, issuedAt);
+            }
+        }
+
+        if (!revoked)
         {
             context.Features.Set(new AuthenticatedSessionFeature(issuedAt));
             CredentialIssueTimes.Record(principal, issuedAt);
