@@ -81,7 +81,17 @@ internal sealed class BackChannelLogoutEndpoint(
             return;
         }
 
-        var result = await validator.ValidateAsync(values[0]!, context.RequestAborted);
+        LogoutTokenValidationResult result;
+        try
+        {
+            result = await validator.ValidateAsync(values[0]!, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away while the keys were being read (which goes on for the next caller): nothing to answer or log.
+            return;
+        }
+
         if (result.Signal is not { } signal)
         {
             await RejectAsync(context, StatusCodes.Status400BadRequest, result.Reason, result.Description!);
