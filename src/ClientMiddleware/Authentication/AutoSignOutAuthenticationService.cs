@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -70,7 +71,12 @@ internal sealed class AutoSignOutAuthenticationService(
         if (!revoked)
         {
             context.Features.Set(new AuthenticatedSessionFeature(issuedAt));
-            CredentialIssueTimes.Record(principal, issuedAt);
+            if (context.GetEndpoint()?.Metadata.GetMetadata<HubMetadata>() is not null || context.GetEndpoint() is null)
+            {
+                // Hub requests only (or where routing has not run): the connection finds its issue time from its principal.
+                CredentialIssueTimes.Record(principal, issuedAt);
+            }
+
             return result;
         }
 
