@@ -239,12 +239,45 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
                 await hub!.Clients.Client(hub.ConnectionId).SendAsync(_options.ClientMethod, reason, cancellationToken);
             }
         }
+        catch when (Close(hub, connection))
+        {
+            throw;
+        }
+
+        if (hub is { Disconnected: false } && _circuitOptions.NavigationGracePeriod > TimeSpan.Zero)
+        {
+            // The browser is navigating away; closing now would race it (see NavigationGracePeriod). Nobody waits here.
+            _ = CloseAfterGraceAsync(hub, connection);
+        }
+        else
+        {
+            Close(hub, connection);
+        }
+    }
+
+    private async Task CloseAfterGraceAsync(CircuitHubConnection hub, CircuitLiveConnection connection)
+    {
+        try
+        {
+            await hub.WhenDisconnected.WaitAsync(_circuitOptions.NavigationGracePeriod, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The browser did not leave: close it now.
+        }
         finally
         {
-            hub?.Context.Abort();
-            connection.SignOutCompleted = true;
-            Log.CircuitSignedOut(_logger, connection.Id);
+            Close(hub, connection);
         }
+    }
+
+    /// <summary>Closes the connection and ends the sign-out; false, so it can run in an exception filter.</summary>
+    private bool Close(CircuitHubConnection? hub, CircuitLiveConnection connection)
+    {
+        hub?.Context.Abort();
+        connection.SignOutCompleted = true;
+        Log.CircuitSignedOut(_logger, connection.Id);
+        return false;
     }
 
     private void Navigate(string? reason, string? source)
