@@ -30,7 +30,6 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
     private readonly IRevokedSessionStore _store;
     private readonly CircuitHubGate _gate;
     private readonly AutoSignOutMetrics _metrics;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private SynchronizationContext? _dispatcher;
     private volatile CircuitLiveConnection? _connection;
@@ -46,7 +45,6 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         IRevokedSessionStore store,
         CircuitHubGate gate,
         AutoSignOutMetrics metrics,
-        TimeProvider time,
         ILogger<AutoSignOutCircuitHandler> logger)
     {
         _circuitServices = circuitServices;
@@ -56,7 +54,6 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         _store = store;
         _gate = gate;
         _metrics = metrics;
-        _time = time;
         _logger = logger;
     }
 
