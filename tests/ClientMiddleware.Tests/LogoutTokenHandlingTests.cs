@@ -58,7 +58,16 @@ public sealed class LogoutTokenHandlingTests
         var duplicateKid = $$"""{"alg":"RS256","kid":"other","kid":"{{_op.KeyId}}"}""";
         var single = payload.Replace(""","sub":"bob"}""", "}", StringComparison.Ordinal);
         Assert.AreEqual(HttpStatusCode.BadRequest, await PostAsync(TestJwt.EncodeRaw(duplicateKid, single, TestJwt.Rs256(_op.Key))));
+
+        // The same name spelled with an escape is the same name.
+        var escapedTwice = $$"""{"\u0061lg":"RS256","alg":"RS256","kid":"{{_op.KeyId}}"}""";
+        Assert.AreEqual(HttpStatusCode.BadRequest, await PostAsync(TestJwt.EncodeRaw(escapedTwice, single, TestJwt.Rs256(_op.Key))));
         await bob.AssertAliveAsync();
+
+        // An escaped name alone is just a name: the token is valid.
+        var escapedOnce = $$"""{"\u0061lg":"RS256","kid":"{{_op.KeyId}}"}""";
+        Assert.AreEqual(HttpStatusCode.OK, await PostAsync(TestJwt.EncodeRaw(escapedOnce, single.Replace("\"sub\":\"alice\"", "\"sub\":\"bob\"", StringComparison.Ordinal), TestJwt.Rs256(_op.Key))));
+        await bob.AssertClosedAsync();
     }
 
     // Item 10
