@@ -200,7 +200,9 @@ internal sealed class LogoutDispatcher : BackgroundService
         var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
 
         // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
-        while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))
+        // While rows already wait for their endpoints, further hand-overs stay in the signal's queue rather than
+        // being sent back to the outbox.
+        while (_slots!.CurrentCount > 0 && Volatile.Read(ref _waiting) < WaitingCapacity(options) && _signal.TryTakeHandedOver(out var handedOver))
         {
             var now = _time.GetUtcNow();
             if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now <= needed)
