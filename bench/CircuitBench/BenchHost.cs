@@ -169,10 +169,10 @@ internal sealed class CountingRevokedSessionStore(IOptions<AutoSignOutOptions> o
 
     public long Lookups => Interlocked.Read(ref _lookups);
 
-    public ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) =>
+    public ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, RevocationTime revokedAt, CancellationToken cancellationToken = default) =>
         _inner.RevokeAsync(issuer, keys, revokedAt, cancellationToken);
 
-    public bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt)
+    public bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt)
     {
         Interlocked.Increment(ref _lookups);
         return _inner.IsRevoked(issuer, keys, issuedAt);

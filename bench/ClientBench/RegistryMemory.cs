@@ -29,7 +29,7 @@ internal static class RegistryMemory
         for (var i = 0; i < connections; i++)
         {
             var principal = principals[i];
-            var connection = new HubLiveConnection(caller, null!, AutoSignOutDefaults.ClientMethod, principal.FindIssuer(), ConnectionKeyDefaults.FromPrincipal(principal), DateTimeOffset.UtcNow);
+            var connection = new HubLiveConnection(caller, null!, AutoSignOutDefaults.ClientMethod, AutoSignOutDefaults.FarewellTimeout, TimeProvider.System, principal.FindIssuer(), ConnectionKeyDefaults.FromPrincipal(principal), DateTimeOffset.UtcNow);
             registry.Register(connection);
             features[i].Set(connection);
             live[i] = connection;

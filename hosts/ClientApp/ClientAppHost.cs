@@ -56,6 +56,7 @@ public static class ClientAppHost
                 o.Providers.Add(new OpenIdProvider
                 {
                     Authority = settings.Authority,
+                    Issuer = settings.Issuer,
                     ClientIds = { settings.ClientId },
                     RequireHttpsMetadata = settings.RequireHttpsMetadata,
                 });

@@ -6,6 +6,12 @@ public sealed class ClientAppSettings
     /// <summary>The OpenID Provider's authority (<c>Oidc:Authority</c>); empty: no OIDC, local sign-in only.</summary>
     public string? Authority { get; init; }
 
+    /// <summary>
+    /// The OP's exact issuer (<c>Oidc:Issuer</c>), when it differs from the authority as written, such as with a trailing
+    /// slash; empty: the issuer of the OP's discovery document.
+    /// </summary>
+    public string? Issuer { get; init; }
+
     /// <summary>This app's client id at the OP (<c>Oidc:ClientId</c>); also the audience of logout tokens.</summary>
     public string ClientId { get; init; } = "client-app";
 
@@ -51,6 +57,7 @@ public sealed class ClientAppSettings
         return new ClientAppSettings
         {
             Authority = NonEmpty(configuration["Oidc:Authority"]),
+            Issuer = NonEmpty(configuration["Oidc:Issuer"]),
             ClientId = clientId,
             ClientSecret = NonEmpty(configuration["Oidc:ClientSecret"]),
             Scopes = NonEmpty(configuration["Oidc:Scopes"])?.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? defaults.Scopes,

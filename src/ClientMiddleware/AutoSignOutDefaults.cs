@@ -45,6 +45,15 @@ public static class AutoSignOutDefaults
     /// <summary>How long discovered keys are used before they are fetched again: 12 hours.</summary>
     public static readonly TimeSpan AutomaticKeyRefreshInterval = TimeSpan.FromHours(12);
 
+    /// <summary>The longest accepted logout-token lifetime (<c>exp</c> - <c>iat</c>): 10 minutes.</summary>
+    public static readonly TimeSpan MaxLogoutTokenLifetime = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long one read of a provider's metadata and keys may take: 10 seconds.</summary>
+    public static readonly TimeSpan KeyRefreshTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a closing connection's sign-out message may take before the connection is aborted anyway: 2 seconds.</summary>
+    public static readonly TimeSpan FarewellTimeout = TimeSpan.FromSeconds(2);
+
     /// <summary>The signing algorithms accepted by default: RSA, RSA-PSS and ECDSA with SHA-2.</summary>
     public static IReadOnlyList<string> AllowedAlgorithms { get; } =
         ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];

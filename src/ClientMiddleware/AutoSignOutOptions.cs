@@ -28,10 +28,35 @@ public sealed class AutoSignOutOptions
     /// </summary>
     public TimeSpan? MaxLogoutTokenAge { get; set; }
 
+    /// <summary>
+    /// The longest accepted logout-token lifetime, <c>exp</c> - <c>iat</c>. Default: 10 minutes. It also bounds how long a
+    /// token's <c>jti</c> is remembered.
+    /// </summary>
+    public TimeSpan MaxLogoutTokenLifetime { get; set; } = AutoSignOutDefaults.MaxLogoutTokenLifetime;
+
+    /// <summary>How long one read of a provider's metadata and keys may take, whoever waits for it. Default: 10 seconds.</summary>
+    public TimeSpan KeyRefreshTimeout { get; set; } = AutoSignOutDefaults.KeyRefreshTimeout;
+
+    /// <summary>
+    /// How long a closing connection's sign-out message may take; then the connection is aborted anyway, so a client that
+    /// stops reading cannot delay its own close or the provider's answer. Default: 2 seconds.
+    /// </summary>
+    public TimeSpan FarewellTimeout { get; set; } = AutoSignOutDefaults.FarewellTimeout;
+
+    /// <summary>
+    /// The issuer of the app's own sessions: the claim issuer of its local sign-ins (<see cref="ClaimsIdentity.DefaultIssuer"/>,
+    /// <c>LOCAL AUTHORITY</c>, unless the app names its own) and the issuer <see cref="IAutoSignOutService"/> signs out when
+    /// given none. A provider's users are reached only with the provider's issuer.
+    /// </summary>
+    public string LocalIssuer { get; set; } = ClaimsIdentity.DefaultIssuer;
+
     /// <summary>The largest back-channel request body, in bytes. Default: 64 KiB. Larger requests are refused unread.</summary>
     public long MaxRequestBodySize { get; set; } = AutoSignOutDefaults.MaxRequestBodySize;
 
-    /// <summary>The shortest interval between two key refreshes caused by an unknown <c>kid</c>, per provider. Default: 1 minute.</summary>
+    /// <summary>
+    /// The shortest interval between two key refreshes caused by an unknown <c>kid</c>, per provider: one such refresh is
+    /// allowed per interval, even right after another read. Also the longest back-off after a failed read. Default: 1 minute.
+    /// </summary>
     public TimeSpan MinimumKeyRefreshInterval { get; set; } = AutoSignOutDefaults.MinimumKeyRefreshInterval;
 
     /// <summary>How long discovered metadata and keys are used before they are read again. Default: 12 hours.</summary>

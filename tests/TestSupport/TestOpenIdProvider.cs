@@ -22,6 +22,7 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string User, string Nonce, string ClientId)> _codes = new();
     private int _jwksRequests;
+    private int _discoveryRequests;
 
     private TestOpenIdProvider(WebApplication app, string issuer)
     {
@@ -40,6 +41,35 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
 
     public int JwksRequests => Volatile.Read(ref _jwksRequests);
 
+    /// <summary>How many discovery documents were served or refused.</summary>
+    public int DiscoveryRequests => Volatile.Read(ref _discoveryRequests);
+
+    /// <summary>Whether discovery and JWKS answer; <see langword="false"/> makes them answer 503, as an OP that is down.</summary>
+    public bool Available { get; set; } = true;
+
+    /// <summary>When set, discovery requests wait for it (a slow OP); <see cref="DiscoveryEntered"/> completes when one is waiting.</summary>
+    public TaskCompletionSource? DiscoveryGate { get; set; }
+
+    /// <summary>Completes when a discovery request reaches <see cref="DiscoveryGate"/>.</summary>
+    public TaskCompletionSource DiscoveryEntered { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when a discovery request waiting at <see cref="DiscoveryGate"/> was aborted by its caller.</summary>
+    public TaskCompletionSource DiscoveryAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The <c>iss</c> of discovery and of every token this provider makes. Default: <see cref="Issuer"/>, its base address.</summary>
+    public string TokenIssuer { get => _tokenIssuer ?? Issuer; set => _tokenIssuer = value; }
+
+    private string? _tokenIssuer;
+
+    /// <summary>Whether ID tokens carry a <c>sid</c> (it is optional). Default: <see langword="true"/>.</summary>
+    public bool IdTokenHasSessionId { get; set; } = true;
+
+    /// <summary>The <c>id_token_signing_alg_values_supported</c> of discovery; <see langword="null"/> leaves it out.</summary>
+    public string[]? SigningAlgorithms { get; set; } = ["RS256"];
+
+    /// <summary>The <c>alg</c> of the published JWK; <see langword="null"/> leaves it out.</summary>
+    public string? JwkAlgorithm { get; set; } = "RS256";
+
     public static async Task<TestOpenIdProvider> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -47,18 +77,46 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         TestOpenIdProvider? provider = null;
-        app.MapGet("/.well-known/openid-configuration", (HttpContext context) => Results.Json(new JsonObject
+        app.MapGet("/.well-known/openid-configuration", async (HttpContext context) =>
         {
-            ["issuer"] = provider!.Issuer,
-            ["jwks_uri"] = provider.Issuer + "/jwks",
-            ["authorization_endpoint"] = provider.Issuer + "/authorize",
-            ["token_endpoint"] = provider.Issuer + "/token",
-            ["response_types_supported"] = new JsonArray("code"),
-            ["subject_types_supported"] = new JsonArray("public"),
-            ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
-            ["backchannel_logout_supported"] = true,
-            ["backchannel_logout_session_supported"] = true,
-        }));
+            Interlocked.Increment(ref provider!._discoveryRequests);
+            if (provider.DiscoveryGate is { } gate)
+            {
+                provider.DiscoveryEntered.TrySetResult();
+                try
+                {
+                    await gate.Task.WaitAsync(context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    provider.DiscoveryAborted.TrySetResult();
+                    return Results.Empty;
+                }
+            }
+
+            if (!provider.Available)
+            {
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+
+            var document = new JsonObject
+            {
+                ["issuer"] = provider.TokenIssuer,
+                ["jwks_uri"] = provider.Issuer + "/jwks",
+                ["authorization_endpoint"] = provider.Issuer + "/authorize",
+                ["token_endpoint"] = provider.Issuer + "/token",
+                ["response_types_supported"] = new JsonArray("code"),
+                ["subject_types_supported"] = new JsonArray("public"),
+                ["backchannel_logout_supported"] = true,
+                ["backchannel_logout_session_supported"] = true,
+            };
+            if (provider.SigningAlgorithms is { } algorithms)
+            {
+                document["id_token_signing_alg_values_supported"] = new JsonArray([.. algorithms.Select(a => (JsonNode)a)]);
+            }
+
+            return Results.Json(document);
+        });
 
         // A bare authorization-code flow for the OpenID Connect handler: the user is always signed in, no password.
         app.MapGet("/authorize", (HttpContext context) =>
@@ -87,39 +145,49 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
             }
 
             var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var idToken = TestJwt.Encode(
-                new JsonObject { ["alg"] = "RS256", ["typ"] = "JWT", ["kid"] = provider.KeyId },
-                new JsonObject
-                {
-                    ["iss"] = provider.Issuer,
-                    ["aud"] = grant.ClientId,
-                    ["sub"] = grant.User,
-                    ["sid"] = SessionIdOf(grant.User),
-                    ["name"] = DisplayNameOf(grant.User),
-                    ["nonce"] = grant.Nonce,
-                    ["iat"] = now,
-                    ["exp"] = now + 300,
-                },
-                TestJwt.Rs256(provider.Key));
+            var idClaims = new JsonObject
+            {
+                ["iss"] = provider.TokenIssuer,
+                ["aud"] = grant.ClientId,
+                ["sub"] = grant.User,
+                ["sid"] = SessionIdOf(grant.User),
+                ["name"] = DisplayNameOf(grant.User),
+                ["nonce"] = grant.Nonce,
+                ["iat"] = now,
+                ["exp"] = now + 300,
+            };
+            if (!provider.IdTokenHasSessionId)
+            {
+                idClaims.Remove("sid");
+            }
+
+            var idToken = TestJwt.Encode(new JsonObject { ["alg"] = "RS256", ["typ"] = "JWT", ["kid"] = provider.KeyId }, idClaims, TestJwt.Rs256(provider.Key));
             var accessToken = provider.Sign(new JsonObject { ["aud"] = provider.AccessTokenAudience, ["sub"] = grant.User, ["sid"] = SessionIdOf(grant.User) });
             return Results.Json(new JsonObject { ["id_token"] = idToken, ["access_token"] = accessToken, ["token_type"] = "Bearer", ["expires_in"] = 300 });
         });
         app.MapGet("/jwks", () =>
         {
             Interlocked.Increment(ref provider!._jwksRequests);
-            var p = provider.Key.ExportParameters(false);
-            return Results.Json(new JsonObject
+            if (!provider.Available)
             {
-                ["keys"] = new JsonArray(new JsonObject
-                {
-                    ["kty"] = "RSA",
-                    ["use"] = "sig",
-                    ["alg"] = "RS256",
-                    ["kid"] = provider.KeyId,
-                    ["n"] = Base64UrlEncoder.Encode(p.Modulus),
-                    ["e"] = Base64UrlEncoder.Encode(p.Exponent),
-                }),
-            });
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+
+            var p = provider.Key.ExportParameters(false);
+            var jwk = new JsonObject
+            {
+                ["kty"] = "RSA",
+                ["use"] = "sig",
+                ["kid"] = provider.KeyId,
+                ["n"] = Base64UrlEncoder.Encode(p.Modulus),
+                ["e"] = Base64UrlEncoder.Encode(p.Exponent),
+            };
+            if (provider.JwkAlgorithm is { } alg)
+            {
+                jwk["alg"] = alg;
+            }
+
+            return Results.Json(new JsonObject { ["keys"] = new JsonArray(jwk) });
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -143,7 +211,7 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
     public string Sign(JsonObject claims, string type = "JWT")
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        claims["iss"] ??= Issuer;
+        claims["iss"] ??= TokenIssuer;
         claims["iat"] ??= now;
         claims["exp"] ??= now + 300;
         claims["jti"] ??= Guid.NewGuid().ToString("N");
@@ -151,10 +219,13 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
     }
 
     /// <summary>Replaces the signing key with a new one under a new kid.</summary>
-    public void RotateKey()
+    public void RotateKey() => UseKey(RSA.Create(2048), "key-" + Guid.NewGuid().ToString("N")[..8]);
+
+    /// <summary>Signs and publishes with <paramref name="key"/> under <paramref name="keyId"/> from now on.</summary>
+    public void UseKey(RSA key, string keyId)
     {
-        Key = RSA.Create(2048);
-        KeyId = "key-" + Guid.NewGuid().ToString("N")[..8];
+        Key = key;
+        KeyId = keyId;
     }
 
     public JsonObject LogoutHeader() => new() { ["alg"] = "RS256", ["typ"] = "logout+jwt", ["kid"] = KeyId };
@@ -164,7 +235,7 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
         var iat = (now ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
         var payload = new JsonObject
         {
-            ["iss"] = Issuer,
+            ["iss"] = TokenIssuer,
             ["aud"] = audience,
             ["iat"] = iat,
             ["exp"] = iat + 120,
@@ -195,21 +266,25 @@ public sealed class TestOpenIdProvider : IAsyncDisposable
     }
 
     /// <summary>An access token for the test API, with <c>sub</c>, <c>sid</c> and a fresh <c>jti</c>.</summary>
-    public string AccessToken(string sub, string? sid, out string jti, string audience = "api")
+    public string AccessToken(string? sub, string? sid, out string jti, string audience = "api", DateTimeOffset? issuedAt = null)
     {
         jti = Guid.NewGuid().ToString("N");
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = (issuedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
         var payload = new JsonObject
         {
-            ["iss"] = Issuer,
+            ["iss"] = TokenIssuer,
             ["aud"] = audience,
-            ["sub"] = sub,
             ["iat"] = now,
             ["nbf"] = now,
             ["exp"] = now + 3600,
             ["jti"] = jti,
             ["scope"] = "api",
         };
+        if (sub is not null)
+        {
+            payload["sub"] = sub;
+        }
+
         if (sid is not null)
         {
             payload["sid"] = sid;

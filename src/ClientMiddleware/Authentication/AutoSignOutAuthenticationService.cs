@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication;
@@ -13,7 +12,8 @@ namespace AutoSignOut.AspNetCore;
 /// <summary>
 /// Decorates the app's <see cref="IAuthenticationService"/> (ASP.NET Core's, with its metrics) so every scheme is
 /// covered without per-handler wiring: an authentication whose session was revoked fails (and a cookie is cleared),
-/// and a sign-in records a precise issue time and, when the principal has none, a session id.
+/// and a sign-in records a precise issue time (unless it re-issues a ticket that has one) and, when the principal has
+/// none, a session id of the principal's own issuer.
 /// </summary>
 internal sealed class AutoSignOutAuthenticationService(
     IAuthenticationService inner,
@@ -26,7 +26,7 @@ internal sealed class AutoSignOutAuthenticationService(
     : IAuthenticationService
 {
     /// <summary>The authentication-properties item holding the sign-in time in ticks (the cookie's own is rounded to seconds).</summary>
-    internal const string IssuedTicksItem = ".autosignout.issued";
+    internal const string IssuedTicksItem = SessionCheck.IssuedTicksItem;
 
     private static readonly object ClearedKey = new();
 
@@ -48,10 +48,11 @@ internal sealed class AutoSignOutAuthenticationService(
         }
 
         // Credentials of unknown age are taken as old: a revocation of their keys covers them.
-        var issuedAt = GetIssuedAt(result) ?? DateTimeOffset.MinValue;
+        var issuedAt = GetIssuedAt(result);
         if (!store.IsRevoked(principal.FindIssuer(), keys, issuedAt))
         {
             context.Features.Set(new AuthenticatedSessionFeature(issuedAt));
+            CredentialIssueTimes.Record(principal, issuedAt);
             return result;
         }
 
@@ -76,40 +77,29 @@ internal sealed class AutoSignOutAuthenticationService(
 
     public Task SignInAsync(HttpContext context, string? scheme, ClaimsPrincipal principal, AuthenticationProperties? properties)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(principal);
         properties ??= new AuthenticationProperties();
-        properties.Items[IssuedTicksItem] = time.GetUtcNow().UtcTicks.ToString(CultureInfo.InvariantCulture);
+
+        // Stamped only when absent: a sign-in that re-issues a ticket (a claims refresh from OnValidatePrincipal) keeps
+        // the ticket's issue time, so re-issuing cannot make a session newer than a revocation that covers it.
+        var issuedAt = context.Items.TryGetValue(SessionCheck.ReissuedTicketTimeKey, out var reissued) && reissued is IssueTime ticketTime
+            ? ticketTime
+            : IssueTime.Local(time.GetUtcNow());
+        SessionCheck.Stamp(properties, issuedAt);
+
         if (_options.AddSessionIdAtSignIn && principal.FindSessionId() is null && principal.Identity is ClaimsIdentity identity)
         {
-            identity.AddClaim(new Claim(AutoSignOutDefaults.SessionIdClaim, Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(16))));
+            // The session id belongs to the principal's issuer (an OpenID Provider's sign-in without 'sid' stays the
+            // provider's session, which its sub-only logout must reach), or to the app when the principal names none.
+            var issuer = principal.FindSubject()?.Issuer ?? _options.LocalIssuer;
+            identity.AddClaim(new Claim(AutoSignOutDefaults.SessionIdClaim, Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(16)), ClaimValueTypes.String, issuer));
             Log.SessionIdAdded(logger, scheme);
         }
 
         return inner.SignInAsync(context, scheme, principal, properties);
     }
 
-    /// <summary>When the credentials were issued: the precise sign-in time, else the ticket's, else the token's <c>iat</c> or <c>auth_time</c>.</summary>
-    internal static DateTimeOffset? GetIssuedAt(AuthenticateResult result)
-    {
-        var properties = result.Properties;
-        if (properties is not null)
-        {
-            if (properties.Items.TryGetValue(IssuedTicksItem, out var ticks) && long.TryParse(ticks, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
-                && value >= DateTimeOffset.MinValue.UtcTicks && value <= DateTimeOffset.MaxValue.UtcTicks)
-            {
-                return new DateTimeOffset(value, TimeSpan.Zero);
-            }
-
-            if (properties.IssuedUtc is { } issued)
-            {
-                return issued;
-            }
-        }
-
-        var principal = result.Principal!;
-        var claim = principal.FindFirst("iat") ?? principal.FindFirst("auth_time");
-        return claim is not null && long.TryParse(claim.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds < 253402300799
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : null;
-    }
+    /// <summary>When the credentials were issued; see <see cref="SessionCheck.GetIssueTime"/>.</summary>
+    internal static IssueTime GetIssuedAt(AuthenticateResult result) => SessionCheck.GetIssueTime(result.Properties, result.Principal!);
 }

@@ -10,17 +10,24 @@ namespace AutoSignOut.AspNetCore;
 /// <summary>
 /// The back-channel logout endpoint (OIDC Back-Channel Logout 1.0 §2.5, §2.8): a form POST with one
 /// <c>logout_token</c>; <c>200</c> once the signal is applied, <c>400</c> with a JSON error otherwise, always
-/// <c>Cache-Control: no-store</c>.
+/// <c>Cache-Control: no-store</c>. The token's <c>jti</c> is recorded only after the signal took effect, so a provider
+/// that retries a logout this node failed to apply is not refused as a replay. A refused request is logged at Debug;
+/// at most one Warning a minute sums them up, so anonymous callers cannot flood the log.
 /// </summary>
 internal sealed class BackChannelLogoutEndpoint(
     LogoutTokenValidator validator,
     ISignOutSignalBus bus,
+    ILogoutTokenReplayCache replayCache,
     IOptions<AutoSignOutOptions> options,
     AutoSignOutMetrics metrics,
+    TimeProvider time,
     ILogger<BackChannelLogoutEndpoint> logger)
 {
     private const string FormContentType = "application/x-www-form-urlencoded";
+    private static readonly long WarningIntervalTicks = TimeSpan.FromMinutes(1).Ticks;
     private readonly AutoSignOutOptions _options = options.Value;
+    private long _nextWarningTicks = long.MinValue;
+    private long _suppressed;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -76,28 +83,57 @@ internal sealed class BackChannelLogoutEndpoint(
         var result = await validator.ValidateAsync(values[0]!, context.RequestAborted);
         if (result.Signal is not { } signal)
         {
-            if (result.Reason == LogoutTokenRejectionReason.KeysUnavailable)
-            {
-                Log.KeysUnavailable(logger, null);
-            }
-
             await RejectAsync(context, StatusCodes.Status400BadRequest, result.Reason, result.Description!);
             return;
         }
 
+        var issuer = signal.Issuer!;
+        var jti = signal.LogoutTokenId!;
+        if (await replayCache.ContainsAsync(issuer, jti, CancellationToken.None))
+        {
+            await RejectAsync(context, StatusCodes.Status400BadRequest, LogoutTokenRejectionReason.Replayed, "The logout token was already used.");
+            return;
+        }
+
+        // The signal is applied on this node (and published to the others) before the 200: a 200 means "signed out".
+        try
+        {
+            await bus.PublishAsync(signal, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // Not recorded as used: the provider's retry of the same token is applied. Connections closed anyway.
+            Log.LogoutNotApplied(logger, e);
+            await RejectAsync(context, StatusCodes.Status400BadRequest, LogoutTokenRejectionReason.NotApplied, "The logout could not be applied; retry later.");
+            return;
+        }
+
+        await replayCache.TryAddAsync(issuer, jti, result.RememberUntil, CancellationToken.None);
         metrics.Accepted();
         Log.LogoutTokenAccepted(logger, signal.Issuer);
         Log.LogoutTokenDetails(logger, signal.Issuer, signal.Subject, signal.SessionId, signal.LogoutTokenId);
-
-        // The signal is applied on this node (and published to the others) before the 200: a 200 means "signed out".
-        await bus.PublishAsync(signal, CancellationToken.None);
         response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    private void LogRejection(LogoutTokenRejectionReason reason)
+    {
+        Log.LogoutTokenRejected(logger, reason);
+        var now = time.GetUtcNow().UtcTicks;
+        var next = Volatile.Read(ref _nextWarningTicks);
+        if (now >= next && Interlocked.CompareExchange(ref _nextWarningTicks, now + WarningIntervalTicks, next) == next)
+        {
+            Log.LogoutTokenRejectedSummary(logger, reason, Interlocked.Exchange(ref _suppressed, 0));
+        }
+        else
+        {
+            Interlocked.Increment(ref _suppressed);
+        }
     }
 
     private async Task RejectAsync(HttpContext context, int status, LogoutTokenRejectionReason reason, string description)
     {
         metrics.Rejected(reason);
-        Log.LogoutTokenRejected(logger, reason);
+        LogRejection(reason);
         await _options.Events.LogoutTokenRejectedAsync(new LogoutTokenRejectedContext(context, reason, description));
 
         var response = context.Response;
@@ -107,7 +143,7 @@ internal sealed class BackChannelLogoutEndpoint(
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("error", reason == LogoutTokenRejectionReason.KeysUnavailable ? "temporarily_unavailable" : "invalid_request");
+            json.WriteString("error", reason is LogoutTokenRejectionReason.KeysUnavailable or LogoutTokenRejectionReason.NotApplied ? "temporarily_unavailable" : "invalid_request");
             json.WriteString("error_description", description);
             json.WriteEndObject();
         }

@@ -18,6 +18,9 @@ internal sealed class InMemoryLogoutTokenReplayCache : ILogoutTokenReplayCache, 
 
     public int Count => _expiresAt.Count;
 
+    public ValueTask<bool> ContainsAsync(string issuer, string tokenId, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_expiresAt.TryGetValue((issuer, tokenId), out var expires) && expires > _time.GetUtcNow().UtcTicks);
+
     public ValueTask<bool> TryAddAsync(string issuer, string tokenId, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         var now = _time.GetUtcNow().UtcTicks;

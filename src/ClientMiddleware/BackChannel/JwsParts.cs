@@ -35,9 +35,11 @@ internal readonly struct JwsParts
 
     public byte[] Signature { get; }
 
-    public static bool TryParse(string token, out JwsParts parts)
+    /// <summary>Splits <paramref name="token"/>; <paramref name="duplicateMember"/> tells a JSON object with a member twice from other garbage.</summary>
+    public static bool TryParse(string token, out JwsParts parts, out bool duplicateMember)
     {
         parts = default;
+        duplicateMember = false;
         if (token.Length > MaxTokenLength)
         {
             return false;
@@ -61,7 +63,7 @@ internal readonly struct JwsParts
                 return false;
             }
 
-            var payload = JsonDocument.Parse(payloadBytes, new JsonDocumentOptions { MaxDepth = 16 });
+            var payload = JsonDocument.Parse(payloadBytes, Strict(16));
             if (payload.RootElement.ValueKind != JsonValueKind.Object)
             {
                 payload.Dispose();
@@ -73,6 +75,25 @@ internal readonly struct JwsParts
         }
         catch (Exception e) when (e is FormatException or JsonException)
         {
+            // Refused either way; parsed again only on this failure path, to name the reason.
+            duplicateMember = e is JsonException && HasDuplicateMember(token, first, second);
+            return false;
+        }
+    }
+
+    /// <summary>RFC 7515 §5.2 and RFC 8725 §3.1: a JSON object with a member twice is refused, not read "last wins".</summary>
+    private static JsonDocumentOptions Strict(int maxDepth) => new() { MaxDepth = maxDepth, AllowDuplicateProperties = false };
+
+    private static bool HasDuplicateMember(string token, int first, int second)
+    {
+        try
+        {
+            using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(0, first)), new JsonDocumentOptions { MaxDepth = 8 });
+            using var payload = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1)), new JsonDocumentOptions { MaxDepth = 16 });
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
             return false;
         }
     }
@@ -80,7 +101,7 @@ internal readonly struct JwsParts
     private static bool TryReadHeader(byte[] header, out string? alg, out string? typ, out string? kid)
     {
         alg = typ = kid = null;
-        using var json = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 });
+        using var json = JsonDocument.Parse(header, Strict(8));
         var root = json.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {

@@ -15,7 +15,7 @@ public enum LogoutTokenRejectionReason
     /// <summary>The <c>typ</c> header names another kind of token (or is missing in strict mode).</summary>
     InvalidType,
 
-    /// <summary>The <c>iss</c> is not a configured provider.</summary>
+    /// <summary>The <c>iss</c> is not a configured provider. (The caller is told only that issuer, key or signature failed.)</summary>
     InvalidIssuer,
 
     /// <summary>No key of the provider has the token's <c>kid</c>, even after a refresh.</summary>
@@ -53,4 +53,13 @@ public enum LogoutTokenRejectionReason
 
     /// <summary>The provider's keys could not be read.</summary>
     KeysUnavailable,
+
+    /// <summary>A JSON object holds a member twice (RFC 7515 §5.2, RFC 8725 §3.1 ask for refusal).</summary>
+    DuplicateMember,
+
+    /// <summary>The token lives longer (<c>exp</c> - <c>iat</c>) than <see cref="AutoSignOutOptions.MaxLogoutTokenLifetime"/>.</summary>
+    LifetimeTooLong,
+
+    /// <summary>The token was valid but its signal could not be applied (the revoked-session store failed); the provider should retry.</summary>
+    NotApplied,
 }

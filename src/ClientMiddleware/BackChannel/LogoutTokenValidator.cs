@@ -3,40 +3,43 @@ using Microsoft.Extensions.Options;
 
 namespace AutoSignOut.AspNetCore;
 
-/// <summary>The outcome of validating a logout token: a signal, or a rejection with its reason.</summary>
-internal readonly record struct LogoutTokenValidationResult(SignOutSignal? Signal, LogoutTokenRejectionReason Reason, string? Description)
+/// <summary>The outcome of validating a logout token: a signal (and until when its <c>jti</c> must be remembered), or a rejection with its reason.</summary>
+internal readonly record struct LogoutTokenValidationResult(SignOutSignal? Signal, LogoutTokenRejectionReason Reason, string? Description, DateTimeOffset RememberUntil = default)
 {
     public static LogoutTokenValidationResult Fail(LogoutTokenRejectionReason reason, string description) => new(null, reason, description);
 }
 
 /// <summary>
-/// Validates a logout token to the letter of OIDC Back-Channel Logout 1.0 §2.6: a JWS with an allowed algorithm,
-/// signed by a configured provider's key, with that provider's <c>iss</c>, one of its client ids in <c>aud</c>,
-/// <c>iat</c> and <c>exp</c> within the clock skew, <c>sub</c> or <c>sid</c>, the back-channel logout event, a
-/// <c>jti</c> not seen before, no <c>nonce</c>, and a <c>typ</c> that is absent or <c>logout+jwt</c>.
+/// Validates a logout token to the letter of OIDC Back-Channel Logout 1.0 §2.6: a JWS with an allowed algorithm (one the
+/// provider lists, if it lists any), signed by a configured provider's key, with that provider's discovered <c>iss</c>,
+/// one of its client ids in <c>aud</c>, <c>iat</c> and <c>exp</c> within the clock skew and a lifetime within the cap,
+/// <c>sub</c> or <c>sid</c>, the back-channel logout event, no <c>nonce</c>, no JSON member twice, and a <c>typ</c>
+/// that is absent or <c>logout+jwt</c>. The <c>jti</c> is checked and recorded by the endpoint, after the effect.
 /// </summary>
 internal sealed class LogoutTokenValidator
 {
     private const int MaxReasonLength = 200;
+
+    // One description for every failure that would tell an anonymous caller which issuers or key ids exist.
+    private const string IssuerKeyOrSignature = "The logout token's issuer, signing key or signature is not accepted.";
     private readonly AutoSignOutOptions _options;
     private readonly TimeProvider _time;
-    private readonly ILogoutTokenReplayCache _replayCache;
-    private readonly ProviderKeys[] _providers;
+    private readonly ProviderKeySet _keys;
 
-    public LogoutTokenValidator(IOptions<AutoSignOutOptions> options, IHttpClientFactory httpClientFactory, TimeProvider time, ILogoutTokenReplayCache replayCache)
+    public LogoutTokenValidator(IOptions<AutoSignOutOptions> options, ProviderKeySet keys, TimeProvider time)
     {
         _options = options.Value;
         _time = time;
-        _replayCache = replayCache;
-        var httpClient = httpClientFactory.CreateClient(AutoSignOutDefaults.HttpClientName);
-        _providers = [.. _options.Providers.Select(p => new ProviderKeys(p, _options, httpClient, time))];
+        _keys = keys;
     }
 
     public async ValueTask<LogoutTokenValidationResult> ValidateAsync(string token, CancellationToken cancellationToken)
     {
-        if (!JwsParts.TryParse(token, out var jws))
+        if (!JwsParts.TryParse(token, out var jws, out var duplicateMember))
         {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MalformedToken, "The logout token is not a well-formed signed JWT.");
+            return duplicateMember
+                ? LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.DuplicateMember, "The logout token has a JSON member twice.")
+                : LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MalformedToken, "The logout token is not a well-formed signed JWT.");
         }
 
         using var payload = jws.Payload;
@@ -54,38 +57,45 @@ internal sealed class LogoutTokenValidator
         // The issuer is read before the signature is checked only to pick the provider whose keys must verify it.
         var root = payload.RootElement;
         var issuer = GetString(root, "iss");
-        var keys = FindProvider(issuer);
-        if (keys is null)
-        {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, "The logout token's issuer is not accepted.");
-        }
-
-        ProviderKeys.Snapshot snapshot;
+        ProviderKeys? keys;
+        ProviderKeys.Snapshot? snapshot;
         try
         {
-            snapshot = await keys.GetAsync(cancellationToken);
-            if (jws.KeyId is { Length: > 0 } kid && !snapshot.HasKey(kid))
+            keys = await _keys.FindAsync(issuer, cancellationToken);
+            if (keys is null)
             {
+                return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, IssuerKeyOrSignature);
+            }
+
+            snapshot = await keys.GetAsync(cancellationToken);
+            if (snapshot is null)
+            {
+                return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.KeysUnavailable, "The OpenID Provider's signing keys could not be read.");
+            }
+
+            if (jws.KeyId is { Length: > 0 } kid && !snapshot.HasKeyId(kid))
+            {
+                // Refreshed whatever keys without an id are configured: the provider may have rotated to this kid.
                 snapshot = await keys.RefreshForUnknownKeyAsync(cancellationToken) ?? snapshot;
-                if (!snapshot.HasKey(kid))
+                if (!snapshot.HasKeyId(kid) && !snapshot.HasKeyWithoutId)
                 {
-                    return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.UnknownKey, "The logout token's signing key is unknown.");
+                    return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.UnknownKey, IssuerKeyOrSignature);
                 }
             }
         }
-        catch (Exception e) when (e is IOException or HttpRequestException or InvalidOperationException or ArgumentException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.KeysUnavailable, "The OpenID Provider's signing keys could not be read.");
+            throw;
         }
 
         if (!string.Equals(issuer, snapshot.Issuer, StringComparison.Ordinal))
         {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, "The logout token's issuer is not accepted.");
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuer, IssuerKeyOrSignature);
         }
 
         if (!snapshot.Verify(jws, alg))
         {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidSignature, "The logout token's signature is not valid.");
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidSignature, IssuerKeyOrSignature);
         }
 
         if (!HasAudience(root, keys.Provider.ClientIds))
@@ -93,7 +103,7 @@ internal sealed class LogoutTokenValidator
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidAudience, "The logout token's audience is not this client.");
         }
 
-        return await ValidateClaimsAsync(root, snapshot.Issuer, cancellationToken);
+        return ValidateClaims(root, snapshot.Issuer);
     }
 
     private static bool HasAudience(JsonElement root, IList<string> clientIds)
@@ -139,35 +149,17 @@ internal sealed class LogoutTokenValidator
         return !_options.RequireLogoutTokenType && string.Equals(type, "JWT", StringComparison.OrdinalIgnoreCase);
     }
 
-    private ProviderKeys? FindProvider(string? issuer)
+    private LogoutTokenValidationResult ValidateClaims(JsonElement root, string issuer)
     {
-        if (string.IsNullOrEmpty(issuer))
-        {
-            return null;
-        }
-
-        foreach (var provider in _providers)
-        {
-            if (string.Equals(provider.Provider.ConfiguredIssuer, issuer, StringComparison.Ordinal))
-            {
-                return provider;
-            }
-        }
-
-        return null;
-    }
-
-    private async ValueTask<LogoutTokenValidationResult> ValidateClaimsAsync(JsonElement root, string issuer, CancellationToken cancellationToken)
-    {
-        var now = _time.GetUtcNow();
-        var skew = _options.ClockSkew;
+        var now = _time.GetUtcNow().UtcTicks;
+        var skew = _options.ClockSkew.Ticks;
 
         if (!TryGetNumericDate(root, "exp", out var exp))
         {
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MissingExpiration, "The logout token has no 'exp'.");
         }
 
-        if (exp + skew <= now)
+        if (Add(exp, skew) <= now)
         {
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.Expired, "The logout token has expired.");
         }
@@ -178,9 +170,14 @@ internal sealed class LogoutTokenValidator
         }
 
         if (!TryGetNumericDate(root, "iat", out var iat) || iat - skew > now
-            || (_options.MaxLogoutTokenAge is { } maxAge && iat + maxAge + skew < now))
+            || (_options.MaxLogoutTokenAge is { } maxAge && Add(Add(iat, maxAge.Ticks), skew) < now))
         {
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.InvalidIssuedAt, "The logout token's 'iat' is missing or out of range.");
+        }
+
+        if (exp - iat > _options.MaxLogoutTokenLifetime.Ticks)
+        {
+            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.LifetimeTooLong, "The logout token's lifetime ('exp' - 'iat') is too long.");
         }
 
         var jti = GetString(root, "jti");
@@ -205,12 +202,10 @@ internal sealed class LogoutTokenValidator
             return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.MissingSubjectAndSession, "The logout token has neither a 'sub' nor a 'sid' string.");
         }
 
-        // Recorded last, so a token that fails any other rule cannot use up its jti.
-        if (!await _replayCache.TryAddAsync(issuer, jti, exp + skew, cancellationToken))
-        {
-            return LogoutTokenValidationResult.Fail(LogoutTokenRejectionReason.Replayed, "The logout token was already used.");
-        }
-
+        // The revocation's moment comes from the token, not its receipt: a replay on another node, or after a restart,
+        // revokes nothing issued after the token's time (plus the skew, for a provider clock behind ours; plus a second,
+        // as iat has whole seconds). Never later than now.
+        var revokedAt = Math.Min(now, Add(Add(iat, TimeSpan.TicksPerSecond), skew));
         var reason = GetString(root, AutoSignOutDefaults.ReasonClaim);
         return new LogoutTokenValidationResult(
             new SignOutSignal
@@ -220,24 +215,30 @@ internal sealed class LogoutTokenValidator
                 SessionId = string.IsNullOrEmpty(sid) ? null : sid,
                 TokenIds = GetStrings(root, AutoSignOutDefaults.RevokedTokenIdsClaim),
                 Reason = reason is { Length: > MaxReasonLength } ? reason[..MaxReasonLength] : reason,
-                CreatedAt = now,
+                CreatedAt = new DateTimeOffset(revokedAt, TimeSpan.Zero),
+                ProviderIssuedAt = new DateTimeOffset(iat, TimeSpan.Zero),
                 Source = SignOutSignalSources.BackChannelLogout,
                 LogoutTokenId = jti,
             },
             default,
-            null);
+            null,
+            new DateTimeOffset(Add(exp, skew), TimeSpan.Zero));
     }
 
-    private static bool TryGetNumericDate(JsonElement root, string name, out DateTimeOffset value)
+    /// <summary>Adds ticks, saturating at the calendar's end (a token's 'exp' may be its last second).</summary>
+    private static long Add(long ticks, long delta) =>
+        delta > 0 && ticks > DateTimeOffset.MaxValue.UtcTicks - delta ? DateTimeOffset.MaxValue.UtcTicks : ticks + delta;
+
+    private static bool TryGetNumericDate(JsonElement root, string name, out long ticks)
     {
-        value = default;
+        ticks = 0;
         if (!root.TryGetProperty(name, out var element) || element.ValueKind != JsonValueKind.Number || !element.TryGetDouble(out var seconds)
-            || seconds < 0 || seconds > 253402300799)
+            || !double.IsFinite(seconds) || seconds < 0 || seconds > 253402300799)
         {
             return false;
         }
 
-        value = DateTimeOffset.UnixEpoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
+        ticks = DateTimeOffset.UnixEpoch.UtcTicks + (long)(seconds * TimeSpan.TicksPerSecond);
         return true;
     }
 

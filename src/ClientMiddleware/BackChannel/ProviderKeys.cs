@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -5,98 +6,185 @@ using Microsoft.IdentityModel.Tokens;
 namespace AutoSignOut.AspNetCore;
 
 /// <summary>
-/// The signing keys and issuer of one provider: configured keys plus discovered ones, cached, read again after
-/// <see cref="AutoSignOutOptions.AutomaticKeyRefreshInterval"/>, and refreshed on an unknown <c>kid</c> at most
-/// once per <see cref="AutoSignOutOptions.MinimumKeyRefreshInterval"/> so a flood of bogus kids cannot hammer the provider.
+/// The signing keys, issuer and algorithms of one provider: configured keys plus discovered ones. Reads of the metadata
+/// are single-flight, run on their own timeout (never on a caller's cancellation, so an aborted request cannot cancel
+/// one), and are recorded when they complete. A failed read keeps the keys already known and backs off (doubling up to
+/// <see cref="AutoSignOutOptions.MinimumKeyRefreshInterval"/>), so with the provider down anonymous requests do not each
+/// cause a fetch. Keys are read again after <see cref="AutoSignOutOptions.AutomaticKeyRefreshInterval"/>, and for an
+/// unknown <c>kid</c> once per <see cref="AutoSignOutOptions.MinimumKeyRefreshInterval"/> even right after another
+/// read, so a rotation is picked up at once while a flood of bogus kids costs at most one extra fetch per interval.
 /// </summary>
-internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions options, HttpClient httpClient, TimeProvider time)
+internal sealed class ProviderKeys
 {
-    private readonly SemaphoreSlim _refreshLock = new(1, 1);
+    private readonly OpenIdProvider _provider;
+    private readonly AutoSignOutOptions _options;
+    private readonly HttpClient _httpClient;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
     private Snapshot? _current;
-    private long _lastFetchTicks = long.MinValue;
+    private Task<Snapshot?>? _inflight;
+    private long _retryNotBeforeTicks = long.MinValue;
+    private long _lastUnknownKeyRefreshTicks = long.MinValue;
+    private int _failures;
+    private bool _issuerLogged;
 
-    public OpenIdProvider Provider => provider;
-
-    /// <summary>The keys and validation parameters in force, reading metadata first if needed.</summary>
-    public async ValueTask<Snapshot> GetAsync(CancellationToken cancellationToken)
+    public ProviderKeys(OpenIdProvider provider, AutoSignOutOptions options, HttpClient httpClient, TimeProvider time, ILogger logger)
     {
-        var current = _current;
-        if (current is not null && (!provider.UsesMetadata || time.GetUtcNow().UtcTicks - current.FetchedTicks < options.AutomaticKeyRefreshInterval.Ticks))
+        _provider = provider;
+        _options = options;
+        _httpClient = httpClient;
+        _time = time;
+        _logger = logger;
+        if (!provider.UsesMetadata)
+        {
+            _current = Create(provider.ConfiguredIssuer!, [], null, 0);
+            _issuerLogged = true;
+        }
+    }
+
+    public OpenIdProvider Provider => _provider;
+
+    /// <summary>The keys in force, without reading anything; <see langword="null"/> before the first successful read.</summary>
+    public Snapshot? Current => Volatile.Read(ref _current);
+
+    /// <summary>
+    /// The keys in force, reading the metadata first when there are none yet or they are due for their periodic
+    /// refresh (unless backing off after a failure). <see langword="null"/> when none could ever be read.
+    /// </summary>
+    public async ValueTask<Snapshot?> GetAsync(CancellationToken cancellationToken)
+    {
+        var current = Current;
+        var now = _time.GetUtcNow().UtcTicks;
+        if (current is not null && (!_provider.UsesMetadata || now - current.FetchedTicks < _options.AutomaticKeyRefreshInterval.Ticks))
         {
             return current;
         }
 
-        return await RefreshAsync(force: current is null, cancellationToken);
+        if (now < Volatile.Read(ref _retryNotBeforeTicks))
+        {
+            return current;
+        }
+
+        // While a read is under way, callers that have keys go on with them; the caller that starts it, or one without keys, waits.
+        var (read, started) = StartRead();
+        if (current is not null && !started)
+        {
+            return current;
+        }
+
+        return await read.WaitAsync(cancellationToken) ?? current;
     }
 
-    /// <summary>Reads metadata again for an unknown <c>kid</c>, unless the last read was too recent. Returns <see langword="null"/> when rate-limited.</summary>
+    /// <summary>
+    /// Reads the metadata again for an unknown <c>kid</c>, once per interval. Returns <see langword="null"/> when not
+    /// allowed now, or when the read failed.
+    /// </summary>
     public async ValueTask<Snapshot?> RefreshForUnknownKeyAsync(CancellationToken cancellationToken)
     {
-        if (!provider.UsesMetadata || time.GetUtcNow().UtcTicks - Volatile.Read(ref _lastFetchTicks) < options.MinimumKeyRefreshInterval.Ticks)
+        if (!_provider.UsesMetadata)
         {
             return null;
         }
 
-        var before = _current;
-        var after = await RefreshAsync(force: false, cancellationToken);
-        return ReferenceEquals(before, after) ? null : after;
+        var now = _time.GetUtcNow().UtcTicks;
+        var last = Volatile.Read(ref _lastUnknownKeyRefreshTicks);
+        if (now < Volatile.Read(ref _retryNotBeforeTicks)
+            || (last != long.MinValue && now - last < _options.MinimumKeyRefreshInterval.Ticks)
+            || Interlocked.CompareExchange(ref _lastUnknownKeyRefreshTicks, now, last) != last)
+        {
+            // Not this interval's turn; a read already under way may still bring the key.
+            var inflight = Volatile.Read(ref _inflight);
+            return inflight is { IsCompleted: false } ? await inflight.WaitAsync(cancellationToken) : null;
+        }
+
+        var result = await StartRead().Read.WaitAsync(cancellationToken);
+
+        // The interval counts from the read's completion.
+        Volatile.Write(ref _lastUnknownKeyRefreshTicks, _time.GetUtcNow().UtcTicks);
+        return result;
     }
 
-    private async ValueTask<Snapshot> RefreshAsync(bool force, CancellationToken cancellationToken)
+    /// <summary>Starts a read, or joins the one under way (single flight).</summary>
+    private (Task<Snapshot?> Read, bool Started) StartRead()
     {
-        var seen = _current;
-        await _refreshLock.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            if (_inflight is { IsCompleted: false } running)
+            {
+                return (running, false);
+            }
+
+            var read = Task.Run(ReadAsync);
+            Volatile.Write(ref _inflight, read);
+            return (read, true);
+        }
+    }
+
+    private async Task<Snapshot?> ReadAsync()
+    {
+        var timeout = _options.KeyRefreshTimeout;
+        using var cancellation = new CancellationTokenSource(timeout, _time);
         try
         {
-            // Another caller refreshed while this one waited: use its result instead of reading again.
-            if (_current is not null && !ReferenceEquals(_current, seen))
-            {
-                return _current;
-            }
-
-            if (!provider.UsesMetadata)
-            {
-                return _current ??= Create(provider.ConfiguredIssuer!, [], 0);
-            }
-
-            if (!force && time.GetUtcNow().UtcTicks - Volatile.Read(ref _lastFetchTicks) < options.MinimumKeyRefreshInterval.Ticks && _current is not null)
-            {
-                return _current;
-            }
-
-            Volatile.Write(ref _lastFetchTicks, time.GetUtcNow().UtcTicks);
-            var retriever = new HttpDocumentRetriever(provider.Backchannel ?? httpClient) { RequireHttps = provider.RequireHttpsMetadata };
-            var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(provider.MetadataAddress, retriever, cancellationToken);
-            var issuer = provider.Issuer ?? configuration.Issuer;
+            var retriever = new HttpDocumentRetriever(_provider.Backchannel ?? _httpClient) { RequireHttps = _provider.RequireHttpsMetadata };
+            var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(_provider.MetadataAddress, retriever, cancellation.Token)
+                .WaitAsync(timeout, _time);
+            var issuer = _provider.Issuer ?? configuration.Issuer;
             if (string.IsNullOrEmpty(issuer))
             {
                 throw new InvalidOperationException("The discovery document has no issuer.");
             }
 
-            return _current = Create(issuer, configuration.SigningKeys, time.GetUtcNow().UtcTicks);
+            if (!_issuerLogged && _provider.Issuer is null && !string.Equals(issuer, _provider.ConfiguredIssuer, StringComparison.Ordinal))
+            {
+                _issuerLogged = true;
+                Log.DiscoveredIssuerDiffers(_logger, issuer, _provider.Authority);
+            }
+
+            // The JWKs themselves, not SigningKeys: those are converted keys that no longer carry the JWK's own 'alg'.
+            var discovered = configuration.JsonWebKeySet?.Keys.Where(static k => k.Use is null or "sig").Cast<SecurityKey>().ToList()
+                ?? [.. configuration.SigningKeys];
+            var snapshot = Create(issuer, discovered, configuration.IdTokenSigningAlgValuesSupported, _time.GetUtcNow().UtcTicks);
+            Volatile.Write(ref _current, snapshot);
+            Volatile.Write(ref _failures, 0);
+            Volatile.Write(ref _retryNotBeforeTicks, long.MinValue);
+            return snapshot;
         }
-        finally
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _refreshLock.Release();
+            var failures = Interlocked.Increment(ref _failures);
+            var ceiling = _options.MinimumKeyRefreshInterval > TimeSpan.FromSeconds(1) ? _options.MinimumKeyRefreshInterval : TimeSpan.FromSeconds(1);
+            var backoff = TimeSpan.FromSeconds(Math.Min(ceiling.TotalSeconds, Math.Pow(2, Math.Min(failures - 1, 30))));
+            Volatile.Write(ref _retryNotBeforeTicks, _time.GetUtcNow().UtcTicks + backoff.Ticks);
+            Log.KeysUnavailable(_logger, e, _provider.MetadataAddress, failures, backoff);
+
+            // A failed periodic refresh keeps the keys it had; they are tried again after the back-off.
+            return null;
         }
     }
 
-    private Snapshot Create(string issuer, ICollection<SecurityKey> discovered, long fetchedTicks)
+    private Snapshot Create(string issuer, ICollection<SecurityKey> discovered, ICollection<string>? algorithms, long fetchedTicks)
     {
-        var keys = new List<SignatureVerifier>(provider.SigningKeys.Count + discovered.Count);
-        keys.AddRange(provider.SigningKeys.Select(k => new SignatureVerifier(k)));
-        keys.AddRange(discovered.Select(k => new SignatureVerifier(k)));
+        // RFC 8725 §3.1, OpenID Connect Core §3.1.3.7: a discovered key verifies only what the provider says it signs
+        // with (within the allow-list); keys the app configured itself, any algorithm of the allow-list.
+        var listed = algorithms is { Count: > 0 } ? algorithms.ToHashSet(StringComparer.Ordinal) : null;
+        var keys = new List<SignatureVerifier>(_provider.SigningKeys.Count + discovered.Count);
+        keys.AddRange(_provider.SigningKeys.Select(k => new SignatureVerifier(k)));
+        keys.AddRange(discovered.Select(k => new SignatureVerifier(k, listed)));
         return new Snapshot(issuer, keys, fetchedTicks);
     }
 
     internal sealed record Snapshot(string Issuer, IReadOnlyList<SignatureVerifier> Keys, long FetchedTicks)
     {
-        /// <summary>Whether a key may verify a token with this <c>kid</c>: one with that id, or one configured without an id.</summary>
-        public bool HasKey(string kid)
+        public bool HasKeyWithoutId { get; } = Keys.Any(static k => string.IsNullOrEmpty(k.KeyId));
+
+        /// <summary>Whether a key has exactly this <c>kid</c>.</summary>
+        public bool HasKeyId(string kid)
         {
             foreach (var key in Keys)
             {
-                if (string.IsNullOrEmpty(key.KeyId) || string.Equals(key.KeyId, kid, StringComparison.Ordinal))
+                if (string.Equals(key.KeyId, kid, StringComparison.Ordinal))
                 {
                     return true;
                 }
@@ -105,12 +193,18 @@ internal sealed class ProviderKeys(OpenIdProvider provider, AutoSignOutOptions o
             return false;
         }
 
-        /// <summary>Verifies the signature with the key named by <c>kid</c>, or, without one, with each key in turn.</summary>
+        /// <summary>Verifies the signature with the key named by <c>kid</c> (or, when none has it, each key without an id), or without a <c>kid</c> with each key in turn.</summary>
         public bool Verify(JwsParts jws, string algorithm)
         {
+            var named = jws.KeyId is { Length: > 0 } kid && HasKeyId(kid);
             foreach (var key in Keys)
             {
-                if (jws.KeyId is { Length: > 0 } kid && !string.IsNullOrEmpty(key.KeyId) && !string.Equals(key.KeyId, kid, StringComparison.Ordinal))
+                if (jws.KeyId is { Length: > 0 } && !string.IsNullOrEmpty(key.KeyId) && !(named && string.Equals(key.KeyId, jws.KeyId, StringComparison.Ordinal)))
+                {
+                    continue;
+                }
+
+                if (named && string.IsNullOrEmpty(key.KeyId))
                 {
                     continue;
                 }

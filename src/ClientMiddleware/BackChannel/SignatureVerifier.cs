@@ -7,17 +7,28 @@ namespace AutoSignOut.AspNetCore;
 /// <summary>
 /// Verifies JWS signatures for one key. RSA and EC keys are turned into a .NET key object once and verified directly
 /// (RFC 7518 §3.3–3.5); other key types go through IdentityModel's <see cref="CryptoProviderFactory"/>. A key
-/// verifies only algorithms of its own family, so an RSA key can never check an HMAC.
+/// verifies only algorithms of its own family, so an RSA key can never check an HMAC; a key that names its own
+/// <c>alg</c> verifies only that one (RFC 7517 §4.4); an RSA key under 2048 bits verifies nothing (RFC 7518 §3.3).
 /// </summary>
 internal sealed class SignatureVerifier
 {
+    private const int MinimumRsaKeySize = 2048;
     private readonly SecurityKey _key;
     private readonly RSA? _rsa;
     private readonly ECDsa? _ecdsa;
+    private readonly string? _algorithm;
+    private readonly bool _unusable;
 
-    public SignatureVerifier(SecurityKey key)
+    private readonly IReadOnlySet<string>? _algorithms;
+
+    /// <summary>Creates a verifier for <paramref name="key"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="algorithms">The algorithms the key's provider says it signs with, or <see langword="null"/> for any allowed one.</param>
+    public SignatureVerifier(SecurityKey key, IReadOnlySet<string>? algorithms = null)
     {
         _key = key;
+        _algorithms = algorithms;
+        _algorithm = key is JsonWebKey { Alg: { Length: > 0 } alg } ? alg : null;
         try
         {
             (_rsa, _ecdsa) = Load(key);
@@ -25,6 +36,12 @@ internal sealed class SignatureVerifier
         catch (CryptographicException)
         {
             (_rsa, _ecdsa) = (null, null);
+            _unusable = true;
+        }
+
+        if (_rsa is { KeySize: < MinimumRsaKeySize } || (key is RsaSecurityKey or JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA } && _rsa is null))
+        {
+            _unusable = true;
         }
     }
 
@@ -34,6 +51,8 @@ internal sealed class SignatureVerifier
             RsaSecurityKey { Rsa: { } rsa } => (rsa, (ECDsa?)null),
             RsaSecurityKey rsaKey => (RSA.Create(rsaKey.Parameters), null),
             ECDsaSecurityKey { ECDsa: { } ec } => (null, ec),
+            JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA, N: null, X5c: [{ } certificate, ..] } =>
+                (X509CertificateLoader.LoadCertificate(Convert.FromBase64String(certificate)).GetRSAPublicKey(), null),
             JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA, N: { } n, E: { } e } => (RSA.Create(new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(n), Exponent = Base64UrlEncoder.DecodeBytes(e) }), null),
             JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.EllipticCurve, Crv: { } crv, X: { } x, Y: { } y } when Curve(crv) is { } curve =>
                 (null, ECDsa.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(x), Y = Base64UrlEncoder.DecodeBytes(y) } })),
@@ -45,6 +64,12 @@ internal sealed class SignatureVerifier
 
     public bool Verify(string algorithm, byte[] input, byte[] signature)
     {
+        if (_unusable || (_algorithm is not null && !string.Equals(_algorithm, algorithm, StringComparison.Ordinal))
+            || (_algorithms is not null && !_algorithms.Contains(algorithm)))
+        {
+            return false;
+        }
+
         try
         {
             switch (algorithm)

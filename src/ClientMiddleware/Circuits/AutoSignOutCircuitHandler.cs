@@ -162,13 +162,14 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
     /// <summary>Registers the circuit under the keys of <paramref name="principal"/>, replacing an earlier registration.</summary>
     /// <param name="hub">The Blazor hub connection carrying the circuit, when known.</param>
     /// <param name="principal">The circuit's user.</param>
-    /// <param name="issuedAt">When the user's credentials were issued, when not known from <paramref name="hub"/>; default: now.</param>
-    internal void Attach(CircuitHubConnection? hub, ClaimsPrincipal? principal, DateTimeOffset? issuedAt = null)
+    /// <param name="issuedAt">When the user's credentials were issued, when not known from <paramref name="hub"/>; default: unknown, which counts as old.</param>
+    internal void Attach(CircuitHubConnection? hub, ClaimsPrincipal? principal, IssueTime? issuedAt = null)
     {
         _hub = hub;
         var previous = _connection;
         var keys = principal?.Identity?.IsAuthenticated == true ? _options.ConnectionKeys(principal) : [];
-        var issued = hub?.IssuedAt ?? issuedAt ?? _time.GetUtcNow();
+        var issued = hub?.IssuedAt is { Clock: not IssueTimeClock.Unknown } fromHub ? fromHub
+            : issuedAt ?? (principal is null ? IssueTime.Unknown : CredentialIssueTimes.Find(principal));
         var issuer = keys.Count > 0 ? principal!.FindIssuer() : null;
         if (previous is not null)
         {

@@ -8,7 +8,7 @@ namespace AutoSignOut.AspNetCore;
 /// credentials were issued, and the circuit it carries. The circuit handler finds it through <see cref="Current"/>,
 /// which the gate sets around each hub invocation and which flows into the circuit's handlers.
 /// </summary>
-internal sealed class CircuitHubConnection(HubCallerContext context, IHubClients clients, DateTimeOffset? issuedAt)
+internal sealed class CircuitHubConnection(HubCallerContext context, IHubClients clients, IssueTime issuedAt)
 {
     private static readonly AsyncLocal<CircuitHubConnection?> CurrentSlot = new();
     private volatile CircuitLiveConnection? _circuit;
@@ -30,8 +30,8 @@ internal sealed class CircuitHubConnection(HubCallerContext context, IHubClients
 
     public IHubClients Clients => clients;
 
-    /// <summary>When the connection's credentials were issued, when the authentication service said so.</summary>
-    public DateTimeOffset? IssuedAt => issuedAt;
+    /// <summary>When the connection's credentials were issued; unknown when the authentication service did not say.</summary>
+    public IssueTime IssuedAt => issuedAt;
 
     /// <summary>The circuit this connection carries, once the circuit handler has attached it.</summary>
     public CircuitLiveConnection? Circuit

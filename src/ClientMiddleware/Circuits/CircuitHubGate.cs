@@ -50,8 +50,7 @@ internal sealed class CircuitHubGate
     public Task OnConnectedAsync(HubLifetimeContext context, IHubClients clients, Func<HubLifetimeContext, Task> next)
     {
         var caller = context.Context;
-        var issuedAt = caller.GetHttpContext()?.Features.Get<AuthenticatedSessionFeature>()?.IssuedAt;
-        caller.Features.Set(new CircuitHubConnection(caller, clients, issuedAt));
+        caller.Features.Set(new CircuitHubConnection(caller, clients, AutoSignOutHubFilter.IssuedAtOf(caller)));
         return next(context);
     }
 

@@ -2,7 +2,7 @@ namespace AutoSignOut.AspNetCore;
 
 /// <summary>A Blazor Server circuit registered by <see cref="AutoSignOutCircuitHandler"/>; kind <c>circuit</c>.</summary>
 internal sealed class CircuitLiveConnection(
-    AutoSignOutCircuitHandler handler, string circuitId, string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt)
+    AutoSignOutCircuitHandler handler, string circuitId, string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt)
     : LiveConnection(issuer, keys, issuedAt)
 {
     public override string Kind => AutoSignOutCircuitDefaults.ConnectionKind;

@@ -6,19 +6,18 @@ namespace AutoSignOut.AspNetCore;
 /// </summary>
 public abstract class LiveConnection
 {
-    private readonly long _issuedAtTicks;
     private int _signedOut;
 
     /// <summary>Creates a live connection.</summary>
     /// <param name="issuer">The issuer of the principal's session (see <see cref="SessionClaims.FindIssuer"/>).</param>
     /// <param name="keys">The keys the connection is registered under.</param>
-    /// <param name="issuedAt">When the credentials that opened the connection were issued.</param>
-    protected LiveConnection(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt)
+    /// <param name="issuedAt">When the credentials that opened the connection were issued; <see cref="IssueTime.Unknown"/> counts as old.</param>
+    protected LiveConnection(string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt)
     {
         ArgumentNullException.ThrowIfNull(keys);
         Issuer = issuer;
         Keys = keys;
-        _issuedAtTicks = issuedAt.UtcTicks;
+        IssuedAt = issuedAt;
     }
 
     /// <summary>The issuer of the session that opened the connection.</summary>
@@ -28,7 +27,7 @@ public abstract class LiveConnection
     public IReadOnlyList<ConnectionKey> Keys { get; }
 
     /// <summary>When the credentials that opened the connection were issued.</summary>
-    public DateTimeOffset IssuedAt => new(_issuedAtTicks, TimeSpan.Zero);
+    public IssueTime IssuedAt { get; }
 
     /// <summary>Whether a signal has signed this connection out. It stops acting for the user from then on.</summary>
     public bool IsSignedOut => Volatile.Read(ref _signedOut) != 0;
@@ -43,11 +42,12 @@ public abstract class LiveConnection
     internal bool TryMarkSignedOut() => Interlocked.Exchange(ref _signedOut, 1) == 0;
 
     /// <summary>
-    /// Whether a signal for <paramref name="issuer"/> revoked at <paramref name="revokedAtTicks"/> applies to this
-    /// connection: same issuer (or a signal for any issuer) and credentials issued no later than the revocation.
+    /// Whether a signal for <paramref name="issuer"/> revoked at <paramref name="revokedAt"/> applies to this connection:
+    /// same issuer (or a signal for any issuer) and credentials issued no later than the revocation on their own clock,
+    /// or of any age when the key names the very token (<paramref name="anyAge"/>, a <c>jti</c>).
     /// </summary>
-    internal bool IsCoveredBy(string? issuer, long revokedAtTicks) =>
-        (issuer is null || string.Equals(issuer, Issuer, StringComparison.Ordinal)) && _issuedAtTicks <= revokedAtTicks;
+    internal bool IsCoveredBy(string? issuer, RevocationTime revokedAt, bool anyAge) =>
+        (issuer is null || string.Equals(issuer, Issuer, StringComparison.Ordinal)) && (anyAge || revokedAt.Covers(IssuedAt));
 
     /// <summary>
     /// Tells the client why it was signed out and closes the connection server-side, whatever the client does.

@@ -69,18 +69,20 @@ public sealed class LiveConnectionRegistry
     /// </summary>
     /// <param name="issuer">The issuer the signal speaks for, or <see langword="null"/> for any.</param>
     /// <param name="keys">The keys the signal resolves to.</param>
-    /// <param name="revokedAt">The moment of revocation; connections opened with later credentials are not matched.</param>
-    public IReadOnlyList<LiveConnection> FindMatches(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset revokedAt)
+    /// <param name="revokedAt">
+    /// The moment of revocation; connections opened with later credentials are not matched, except under a <c>jti</c>
+    /// key, which names the very token whatever its age.
+    /// </param>
+    public IReadOnlyList<LiveConnection> FindMatches(string? issuer, IReadOnlyList<ConnectionKey> keys, RevocationTime revokedAt)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var revokedAtTicks = revokedAt.UtcTicks;
         List<LiveConnection>? result = null;
         HashSet<LiveConnection>? seen = keys.Count > 1 ? new(ReferenceEqualityComparer.Instance) : null;
         for (var i = 0; i < keys.Count; i++)
         {
             if (_buckets.TryGetValue(keys[i], out var bucket))
             {
-                bucket.CollectMatches(issuer, revokedAtTicks, ref result, seen);
+                bucket.CollectMatches(issuer, revokedAt, keys[i].Type == ConnectionKey.TokenType, ref result, seen);
             }
         }
 
@@ -144,14 +146,14 @@ public sealed class LiveConnectionRegistry
             }
         }
 
-        public void CollectMatches(string? issuer, long revokedAtTicks, ref List<LiveConnection>? result, HashSet<LiveConnection>? seen)
+        public void CollectMatches(string? issuer, RevocationTime revokedAt, bool anyAge, ref List<LiveConnection>? result, HashSet<LiveConnection>? seen)
         {
             lock (this)
             {
                 for (var i = 0; i < _count; i++)
                 {
                     var connection = _items[i];
-                    if (connection.IsCoveredBy(issuer, revokedAtTicks) && (seen is null || seen.Add(connection)))
+                    if (connection.IsCoveredBy(issuer, revokedAt, anyAge) && (seen is null || seen.Add(connection)))
                     {
                         (result ??= new List<LiveConnection>(_count)).Add(connection);
                     }

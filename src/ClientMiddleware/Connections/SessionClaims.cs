@@ -25,13 +25,17 @@ public static class SessionClaims
     }
 
     /// <summary>
-    /// The issuer of the principal's session: the issuer of its <c>sid</c> claim, else of its subject claim.
-    /// Handlers set a claim's issuer to the token's <c>iss</c>; a local sign-in uses <see cref="ClaimsIdentity.DefaultIssuer"/>.
+    /// The issuer of the principal's session: the issuer of its <c>sid</c> claim, else of its subject claim, else of its
+    /// <c>jti</c> claim (an access token without a session or subject). Handlers set a claim's issuer to the token's
+    /// <c>iss</c>; a local sign-in uses <see cref="ClaimsIdentity.DefaultIssuer"/> unless the app names its own.
     /// </summary>
     /// <param name="principal">The principal.</param>
     public static string? FindIssuer(this ClaimsPrincipal principal)
     {
         ArgumentNullException.ThrowIfNull(principal);
-        return (principal.FindSessionId() ?? principal.FindSubject())?.Issuer;
+        return FindIssuerClaim(principal)?.Issuer;
     }
+
+    internal static Claim? FindIssuerClaim(ClaimsPrincipal principal) =>
+        principal.FindSessionId() ?? principal.FindSubject() ?? principal.FindFirst(ConnectionKey.TokenType);
 }

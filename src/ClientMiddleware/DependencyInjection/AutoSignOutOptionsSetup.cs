@@ -61,6 +61,26 @@ internal sealed class AutoSignOutOptionsValidator : IValidateOptions<AutoSignOut
             failures.Add("Key refresh intervals must be positive.");
         }
 
+        if (options.MaxLogoutTokenLifetime <= TimeSpan.Zero || options.MaxLogoutTokenLifetime > TimeSpan.FromDays(1))
+        {
+            failures.Add("MaxLogoutTokenLifetime must be positive and at most 1 day.");
+        }
+
+        if (options.KeyRefreshTimeout <= TimeSpan.Zero || options.KeyRefreshTimeout > TimeSpan.FromMinutes(5))
+        {
+            failures.Add("KeyRefreshTimeout must be positive and at most 5 minutes.");
+        }
+
+        if (options.FarewellTimeout <= TimeSpan.Zero || options.FarewellTimeout > TimeSpan.FromMinutes(1))
+        {
+            failures.Add("FarewellTimeout must be positive and at most 1 minute.");
+        }
+
+        if (string.IsNullOrEmpty(options.LocalIssuer))
+        {
+            failures.Add("LocalIssuer must be set.");
+        }
+
         if (string.IsNullOrEmpty(options.ClientMethod) || options.ConnectionKeys is null || options.SignalKeys is null || options.Events is null)
         {
             failures.Add("ClientMethod, ConnectionKeys, SignalKeys and Events must be set.");

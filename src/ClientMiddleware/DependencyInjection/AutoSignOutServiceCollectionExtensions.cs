@@ -42,6 +42,7 @@ public static class AutoSignOutServiceCollectionExtensions
         services.AddLogging();
 
         services.TryAddSingleton<LiveConnectionRegistry>();
+        services.TryAddSingleton<SessionCheck>();
         services.TryAddSingleton<AutoSignOutMetrics>();
         services.TryAddSingleton<IRevokedSessionStore, InMemoryRevokedSessionStore>();
         services.TryAddSingleton<ILogoutTokenReplayCache, InMemoryLogoutTokenReplayCache>();
@@ -55,6 +56,8 @@ public static class AutoSignOutServiceCollectionExtensions
             sp.GetRequiredService<ILogger<SignOutSignalProcessor>>()));
         services.TryAddSingleton<ISignOutSignalBus, InProcessSignOutSignalBus>();
         services.TryAddSingleton<IAutoSignOutService, AutoSignOutService>();
+        services.TryAddSingleton<ProviderKeySet>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ProviderKeySet>());
         services.TryAddSingleton<LogoutTokenValidator>();
         services.TryAddSingleton<BackChannelLogoutEndpoint>();
 

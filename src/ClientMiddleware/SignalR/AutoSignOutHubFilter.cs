@@ -49,8 +49,8 @@ internal sealed class AutoSignOutHubFilter(
             return;
         }
 
-        var issuedAt = caller.GetHttpContext()?.Features.Get<AuthenticatedSessionFeature>()?.IssuedAt ?? time.GetUtcNow();
-        var connection = new HubLiveConnection(caller, GetClients(context), _options.ClientMethod, principal.FindIssuer(), keys, issuedAt);
+        var issuedAt = IssuedAtOf(caller);
+        var connection = new HubLiveConnection(caller, GetClients(context), _options.ClientMethod, _options.FarewellTimeout, time, principal.FindIssuer(), keys, issuedAt);
 
         // Registered before the revocation check: a signal that lands in between either sees the connection or is seen by the check.
         registry.Register(connection);
@@ -108,6 +108,18 @@ internal sealed class AutoSignOutHubFilter(
         }
 
         return next(context, exception);
+    }
+
+    /// <summary>
+    /// When the connection's credentials were issued: from its identities (which survive long polling's cloned context
+    /// and a policy's merged principal), else from the request; unknown counts as old, never as now.
+    /// </summary>
+    internal static IssueTime IssuedAtOf(HubCallerContext caller)
+    {
+        var fromPrincipal = caller.User is { } user ? CredentialIssueTimes.Find(user) : IssueTime.Unknown;
+        return fromPrincipal.Clock != IssueTimeClock.Unknown
+            ? fromPrincipal
+            : caller.GetHttpContext()?.Features.Get<AuthenticatedSessionFeature>()?.IssuedAt ?? IssueTime.Unknown;
     }
 
     private IHubClients GetClients(HubLifetimeContext context) =>

@@ -2,8 +2,9 @@ namespace AutoSignOut.AspNetCore;
 
 /// <summary>
 /// The revoked sessions, users and tokens a node refuses: a cookie, bearer token, hub invocation, circuit event or
-/// reconnect whose keys match an entry, and whose credentials were issued no later than it, is refused.
-/// Entries expire, so the set stays bounded.
+/// reconnect whose keys match an entry, and whose credentials were issued no later than it (compared on the clock the
+/// credential's time was read on; see <see cref="RevocationTime"/>), is refused. A revoked <c>jti</c> key is refused
+/// whatever the credential's age. Entries expire, so the set stays bounded.
 /// </summary>
 /// <remarks>
 /// <see cref="IsRevoked"/> runs on every authenticated request and hub invocation, so it is synchronous:
@@ -14,13 +15,13 @@ public interface IRevokedSessionStore
     /// <summary>Records that the sessions under <paramref name="keys"/> were revoked at <paramref name="revokedAt"/>.</summary>
     /// <param name="issuer">The issuer the revocation speaks for, or <see langword="null"/> for any issuer.</param>
     /// <param name="keys">The revoked keys.</param>
-    /// <param name="revokedAt">When; credentials issued at or before it are refused.</param>
+    /// <param name="revokedAt">When; credentials issued at or before it are refused. A later revocation of the same key extends it.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+    ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, RevocationTime revokedAt, CancellationToken cancellationToken = default);
 
     /// <summary>Whether credentials with these keys, issued by <paramref name="issuer"/> at <paramref name="issuedAt"/>, are revoked.</summary>
     /// <param name="issuer">The issuer of the credentials' session.</param>
     /// <param name="keys">The keys of the credentials' principal.</param>
-    /// <param name="issuedAt">When the credentials were issued.</param>
-    bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt);
+    /// <param name="issuedAt">When the credentials were issued; <see cref="IssueTime.Unknown"/> counts as old.</param>
+    bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt);
 }

@@ -9,7 +9,7 @@ namespace AutoSignOut.AspNetCore;
 /// </summary>
 internal sealed class InMemoryRevokedSessionStore : IRevokedSessionStore, IDisposable
 {
-    private readonly ConcurrentDictionary<(string Issuer, ConnectionKey Key), long> _revokedAt = new();
+    private readonly ConcurrentDictionary<(string Issuer, ConnectionKey Key), RevocationTime> _revokedAt = new();
     private readonly TimeProvider _time;
     private readonly long _lifetimeTicks;
     private readonly ITimer _sweeper;
@@ -26,25 +26,28 @@ internal sealed class InMemoryRevokedSessionStore : IRevokedSessionStore, IDispo
 
     public int Count => Volatile.Read(ref _count);
 
-    public ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    public ValueTask RevokeAsync(string? issuer, IReadOnlyList<ConnectionKey> keys, RevocationTime revokedAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        var ticks = revokedAt.UtcTicks;
         for (var i = 0; i < keys.Count; i++)
         {
             var key = (issuer ?? string.Empty, keys[i]);
             while (true)
             {
-                if (_revokedAt.TryAdd(key, ticks))
+                if (_revokedAt.TryAdd(key, revokedAt))
                 {
                     Interlocked.Increment(ref _count);
                     break;
                 }
 
-                // Keep the latest revocation: it covers everything the earlier one did.
-                if (_revokedAt.TryGetValue(key, out var existing) && (existing >= ticks || _revokedAt.TryUpdate(key, ticks, existing)))
+                // Keep the latest revocation, bound by bound: it covers everything the earlier one did.
+                if (_revokedAt.TryGetValue(key, out var existing))
                 {
-                    break;
+                    var merged = RevocationTime.Max(existing, revokedAt);
+                    if (merged == existing || _revokedAt.TryUpdate(key, merged, existing))
+                    {
+                        break;
+                    }
                 }
             }
         }
@@ -52,19 +55,19 @@ internal sealed class InMemoryRevokedSessionStore : IRevokedSessionStore, IDispo
         return ValueTask.CompletedTask;
     }
 
-    public bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, DateTimeOffset issuedAt)
+    public bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt)
     {
+        ArgumentNullException.ThrowIfNull(keys);
         if (Volatile.Read(ref _count) == 0)
         {
             return false;
         }
 
-        var issuedTicks = issuedAt.UtcTicks;
         var oldestLive = _time.GetUtcNow().UtcTicks - _lifetimeTicks;
         for (var i = 0; i < keys.Count; i++)
         {
-            if (Covers((string.Empty, keys[i]), issuedTicks, oldestLive)
-                || (!string.IsNullOrEmpty(issuer) && Covers((issuer, keys[i]), issuedTicks, oldestLive)))
+            if (Covers((string.Empty, keys[i]), issuedAt, oldestLive)
+                || (!string.IsNullOrEmpty(issuer) && Covers((issuer, keys[i]), issuedAt, oldestLive)))
             {
                 return true;
             }
@@ -73,15 +76,16 @@ internal sealed class InMemoryRevokedSessionStore : IRevokedSessionStore, IDispo
         return false;
     }
 
-    private bool Covers((string, ConnectionKey) entry, long issuedTicks, long oldestLive) =>
-        _revokedAt.TryGetValue(entry, out var revokedTicks) && revokedTicks >= oldestLive && issuedTicks <= revokedTicks;
+    private bool Covers((string, ConnectionKey Key) entry, IssueTime issuedAt, long oldestLive) =>
+        _revokedAt.TryGetValue(entry, out var revokedAt) && revokedAt.LocalTicks >= oldestLive
+        && (entry.Key.Type == ConnectionKey.TokenType || revokedAt.Covers(issuedAt));
 
     internal void Sweep()
     {
         var oldestLive = _time.GetUtcNow().UtcTicks - _lifetimeTicks;
         foreach (var entry in _revokedAt)
         {
-            if (entry.Value < oldestLive && _revokedAt.TryRemove(entry))
+            if (entry.Value.LocalTicks < oldestLive && _revokedAt.TryRemove(entry))
             {
                 Interlocked.Decrement(ref _count);
             }

@@ -5,8 +5,11 @@ using Microsoft.Extensions.Options;
 namespace AutoSignOut.AspNetCore;
 
 /// <summary>
-/// Applies a signal on this node: records the revocation (so the same credentials are refused from now on), then
-/// closes every matching live connection. Bus implementations call it for each signal they receive.
+/// Applies a signal on this node: records the revocation (so the same credentials are refused from now on), closes
+/// every matching live connection, then runs the app's <c>OnSignal</c> hook. A failing hook never stops a close; a
+/// failing store does not either, but makes <see cref="ProcessAsync"/> throw once the connections are closed, so the
+/// sender (the back-channel endpoint) does not report a sign-out that will not be enforced. Bus implementations call it
+/// for each signal they receive.
 /// </summary>
 public sealed class SignOutSignalProcessor
 {
@@ -39,12 +42,14 @@ public sealed class SignOutSignalProcessor
     /// <summary>Applies <paramref name="signal"/> on this node.</summary>
     /// <param name="signal">The signal.</param>
     /// <param name="cancellationToken">Cancels the client notifications; revocation and aborts happen regardless.</param>
+    /// <exception cref="Exception">The revoked-session store failed; the matching connections were closed regardless.</exception>
     public async ValueTask ProcessAsync(SignOutSignal signal, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(signal);
+        var source = SignOutSignalSources.IsKnown(signal.Source) ? signal.Source : SignOutSignalSources.Other;
         var started = _time.GetTimestamp();
         using var activity = AutoSignOutMetrics.ActivitySource.StartActivity("AutoSignOut.Signal");
-        activity?.SetTag("autosignout.signal.source", signal.Source);
+        activity?.SetTag("autosignout.signal.source", source);
         Log.SignalDetails(_logger, signal.Issuer, signal.Subject, signal.SessionId, signal.Reason);
 
         var keys = _options.SignalKeys(signal);
@@ -53,9 +58,18 @@ public sealed class SignOutSignalProcessor
             return;
         }
 
-        var revokedAt = signal.CreatedAt == default ? _time.GetUtcNow() : signal.CreatedAt;
-        await _store.RevokeAsync(signal.Issuer, keys, revokedAt, cancellationToken);
-        await _options.Events.SignalAsync(new SignOutSignalContext(signal, _services));
+        var revokedAt = RevocationTimeOf(signal);
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? storeFailure = null;
+        try
+        {
+            await _store.RevokeAsync(signal.Issuer, keys, revokedAt, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            // The live connections are closed regardless; the failure is rethrown at the end.
+            Log.StoreFailed(_logger, e);
+            storeFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
 
         var matches = _registry.FindMatches(signal.Issuer, keys, revokedAt);
         var closed = 0;
@@ -84,18 +98,51 @@ public sealed class SignOutSignalProcessor
             }
         }
 
+        try
+        {
+            await _options.Events.SignalAsync(new SignOutSignalContext(signal, _services));
+        }
+        catch (Exception e)
+        {
+            Log.HookFailed(_logger, e, nameof(AutoSignOutEvents.OnSignal));
+        }
+
         var elapsed = _time.GetElapsedTime(started).TotalMilliseconds;
         activity?.SetTag("autosignout.connections.closed", closed);
-        _metrics.SignalProcessed(signal.Source, closed, elapsed);
-        Log.SignalProcessed(_logger, signal.Source, closed, elapsed);
+        _metrics.SignalProcessed(source, closed, elapsed);
+        Log.SignalProcessed(_logger, source, closed, elapsed);
+        storeFailure?.Throw();
+    }
+
+    /// <summary>
+    /// The revocation's two bounds. On this node's clock: the signal's time, never later than now (a future time would
+    /// lock sessions out until it passes). On the provider's clock: the logout token's <c>iat</c>; for a signal without
+    /// one, the local time plus the clock skew, the margin for comparing two clocks.
+    /// </summary>
+    private RevocationTime RevocationTimeOf(SignOutSignal signal)
+    {
+        var now = _time.GetUtcNow();
+        var local = signal.CreatedAt == default || signal.CreatedAt > now ? now : signal.CreatedAt;
+        var provider = signal.Issuer is not null && signal.ProviderIssuedAt is { } issued
+            ? issued
+            : (local.UtcTicks > DateTimeOffset.MaxValue.UtcTicks - _options.ClockSkew.Ticks ? DateTimeOffset.MaxValue : local + _options.ClockSkew);
+        return new RevocationTime(local, provider);
     }
 
     private async ValueTask CloseAsync(SignOutSignal signal, LiveConnection connection, CancellationToken cancellationToken)
     {
+        Log.ClosingConnection(_logger, connection.Kind, connection.Id);
         try
         {
-            Log.ClosingConnection(_logger, connection.Kind, connection.Id);
             await _options.Events.ClosingConnectionAsync(new ClosingConnectionContext(signal, connection));
+        }
+        catch (Exception e)
+        {
+            Log.HookFailed(_logger, e, nameof(AutoSignOutEvents.OnClosingConnection));
+        }
+
+        try
+        {
             await connection.CloseAsync(signal, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -17,6 +17,9 @@ public static class RevocationReasons
     /// <summary>Every session of the subject ends, for example after a password change.</summary>
     public const string SignOutEverywhere = "sign_out_everywhere";
 
+    /// <summary>The user changed their password; every session of the subject ends.</summary>
+    public const string PasswordChanged = "password_changed";
+
     /// <summary>An administrator revoked the subject's sessions or grants.</summary>
     public const string AdminRevoked = "admin_revoked";
 }

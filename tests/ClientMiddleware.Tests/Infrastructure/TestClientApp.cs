@@ -62,7 +62,24 @@ internal sealed class TestClientApp : IAsyncDisposable
             configure?.Invoke(o);
         });
         var authentication = builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme);
-        authentication.AddCookie();
+        authentication.AddCookie(o =>
+        {
+            // A claims refresh that re-issues the cookie from OnValidatePrincipal with fresh properties, as apps do.
+            o.Events.OnValidatePrincipal = context => context.HttpContext.Request.Headers.ContainsKey("X-Reissue-Cookie")
+                ? context.HttpContext.SignInAsync(context.Scheme.Name, context.Principal!, new AuthenticationProperties())
+                : Task.CompletedTask;
+
+            // Forces a sliding renewal, as a cookie past half its lifetime gets.
+            o.Events.OnCheckSlidingExpiration = context =>
+            {
+                if (context.HttpContext.Request.Headers.ContainsKey("X-Renew-Cookie"))
+                {
+                    context.ShouldRenew = true;
+                }
+
+                return Task.CompletedTask;
+            };
+        });
         if (op is not null)
         {
             authentication.AddOpenIdConnect("oidc", o =>
@@ -113,11 +130,35 @@ internal sealed class TestClientApp : IAsyncDisposable
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
+        var hooks = new TestHooks();
+        app.Use(async (context, next) =>
+        {
+            // Aborts the request when the test says so, as a client that goes away (HTTP/2 RST_STREAM) mid-request.
+            if (context.Request.Headers.ContainsKey("X-Test-Abort") && hooks.AbortWhen is { } abortWhen)
+            {
+                _ = abortWhen.Task.ContinueWith(_ => context.Abort(), TaskScheduler.Default);
+            }
+
+            await next(context);
+        });
         app.UseAuthentication();
+
+        // An app's own authentication that sets the user without IAuthenticationService: no issue time is known.
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/open-hub") && context.Request.Headers["X-Test-Principal"] is { Count: 1 } value
+                && value[0]!.Split('|') is [var sub, var sid])
+            {
+                var issuer = op?.Issuer ?? ClaimsIdentity.DefaultIssuer;
+                context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", sub, ClaimValueTypes.String, issuer), new Claim("sid", sid, ClaimValueTypes.String, issuer)], "header"));
+            }
+
+            await next(context);
+        });
         app.UseAuthorization();
         // Signs in with a cookie. By default the claims carry the OP as issuer, as the OpenID Connect handler's
         // cookie does; local=true makes a local sign-in (issuer LOCAL AUTHORITY) like an app's own login form.
-        app.MapGet("/signin", async (HttpContext context, string sub, string? sid, bool? local) =>
+        app.MapGet("/signin", async (HttpContext context, string sub, string? sid, bool? local, bool? raw) =>
         {
             var issuer = local == true || op is null ? ClaimsIdentity.DefaultIssuer : op.Issuer;
             var claims = new List<Claim> { new("sub", sub, ClaimValueTypes.String, issuer), new(ClaimTypes.Name, sub, ClaimValueTypes.String, issuer) };
@@ -127,6 +168,14 @@ internal sealed class TestClientApp : IAsyncDisposable
             }
 
             var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme));
+            if (raw == true)
+            {
+                // Straight to the cookie handler, as a cookie issued before AutoSignOut was installed: no precise issue time.
+                var handler = await context.RequestServices.GetRequiredService<IAuthenticationHandlerProvider>().GetHandlerAsync(context, CookieAuthenticationDefaults.AuthenticationScheme);
+                await ((IAuthenticationSignInHandler)handler!).SignInAsync(principal, new AuthenticationProperties());
+                return Results.Text(sid);
+            }
+
             await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
             return Results.Text(principal.FindSessionId()?.Value);
         });
@@ -139,24 +188,52 @@ internal sealed class TestClientApp : IAsyncDisposable
         app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization();
         app.MapBackChannelLogout();
         app.MapHub<TestHub>("/hub");
+        app.MapHub<OpenTestHub>("/open-hub");
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestClientApp(app, address.TrimEnd('/'), logs);
+        return new TestClientApp(app, address.TrimEnd('/'), logs) { Hooks = hooks };
+    }
+
+    public TestHooks Hooks { get; private init; } = new();
+
+    /// <summary>Connects to a hub that trusts an X-Test-Principal header set by the app's own middleware.</summary>
+    public async Task<HubClient> ConnectWithHeaderPrincipalAsync(string sub, string sid)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(BaseAddress + "/open-hub", HttpTransportType.WebSockets, o => o.Headers["X-Test-Principal"] = sub + "|" + sid)
+            .Build();
+        var client = new HubClient(connection);
+        await connection.StartAsync();
+        await client.WaitUntilServedAsync();
+        return client;
+    }
+
+    /// <summary>Posts a logout token on a request the server aborts once <paramref name="abortWhen"/> completes.</summary>
+    public async Task<HttpResponseMessage> PostLogoutAbortedAsync(string token, TaskCompletionSource abortWhen)
+    {
+        Hooks.AbortWhen = abortWhen;
+        using var client = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath)
+        {
+            Content = new FormUrlEncodedContent([new("logout_token", token)]),
+        };
+        request.Headers.Add("X-Test-Abort", "1");
+        return await client.SendAsync(request);
     }
 
     /// <summary>A browser-like client: an HttpClient with its own cookie jar.</summary>
     public Browser CreateBrowser() => new(this);
 
-    public async Task<HttpResponseMessage> PostLogoutAsync(string token)
+    public async Task<HttpResponseMessage> PostLogoutAsync(string token, CancellationToken cancellationToken = default)
     {
         using var client = new HttpClient();
-        return await client.PostAsync(BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]));
+        return await client.PostAsync(BaseAddress + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]), cancellationToken);
     }
 
-    public async Task<HubClient> ConnectWithTokenAsync(string accessToken)
+    public async Task<HubClient> ConnectWithTokenAsync(string accessToken, HttpTransportType transport = HttpTransportType.WebSockets)
     {
         var connection = new HubConnectionBuilder()
-            .WithUrl(BaseAddress + "/hub", HttpTransportType.WebSockets, o => o.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
+            .WithUrl(BaseAddress + "/hub", transport, o => o.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
             .Build();
         var client = new HubClient(connection);
         await connection.StartAsync();
@@ -179,11 +256,12 @@ internal sealed class TestClientApp : IAsyncDisposable
         public HttpClient Http => _http;
 
         /// <summary>Signs in locally and returns the session id of the new cookie.</summary>
-        public async Task<string> SignInAsync(string sub, string? sid = null, bool local = false)
+        public async Task<string> SignInAsync(string sub, string? sid = null, bool local = false, bool raw = false)
         {
             var handler = new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true };
             using var http = new HttpClient(handler) { BaseAddress = new Uri(app.BaseAddress) };
-            var response = await http.GetAsync($"/signin?sub={Uri.EscapeDataString(sub)}" + (sid is null ? string.Empty : $"&sid={Uri.EscapeDataString(sid)}") + (local ? "&local=true" : string.Empty));
+            var response = await http.GetAsync($"/signin?sub={Uri.EscapeDataString(sub)}" + (sid is null ? string.Empty : $"&sid={Uri.EscapeDataString(sid)}")
+                + (local ? "&local=true" : string.Empty) + (raw ? "&raw=true" : string.Empty));
             response.EnsureSuccessStatusCode();
             Cookies = handler.CookieContainer;
             return await response.Content.ReadAsStringAsync();
@@ -208,17 +286,24 @@ internal sealed class TestClientApp : IAsyncDisposable
             Assert.AreEqual(user, await response.Content.ReadAsStringAsync());
         }
 
-        public async Task<HttpResponseMessage> GetMeAsync()
+        /// <summary>GET /me with the browser's cookies; <paramref name="header"/>, when given, is sent with an empty value.</summary>
+        public async Task<HttpResponseMessage> GetMeAsync(string? header = null)
         {
             var handler = new HttpClientHandler { CookieContainer = Cookies, UseCookies = true, AllowAutoRedirect = false };
             using var http = new HttpClient(handler) { BaseAddress = new Uri(app.BaseAddress) };
-            return await http.GetAsync("/me");
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/me");
+            if (header is not null)
+            {
+                request.Headers.Add(header, "1");
+            }
+
+            return await http.SendAsync(request);
         }
 
-        public async Task<HubClient> ConnectAsync()
+        public async Task<HubClient> ConnectAsync(HttpTransportType transport = HttpTransportType.WebSockets)
         {
             var connection = new HubConnectionBuilder()
-                .WithUrl(app.BaseAddress + "/hub", HttpTransportType.WebSockets, o => o.Cookies = Cookies)
+                .WithUrl(app.BaseAddress + "/hub", transport, o => o.Cookies = Cookies)
                 .Build();
             var client = new HubClient(connection);
             await connection.StartAsync();
@@ -238,6 +323,18 @@ public sealed class TestHub(InvocationLog log) : Hub
         log.Record(value);
         return value;
     }
+}
+
+/// <summary>A hub without [Authorize], for principals the app sets itself.</summary>
+public sealed class OpenTestHub : Hub
+{
+    public string Echo(string value) => value;
+}
+
+/// <summary>Switches a test flips on the running app.</summary>
+internal sealed class TestHooks
+{
+    public TaskCompletionSource? AbortWhen { get; set; }
 }
 
 /// <summary>What the hub actually executed, to assert on the server side.</summary>

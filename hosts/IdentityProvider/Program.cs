@@ -1,0 +1,5 @@
+using AutoSignOut.IdentityProvider;
+
+var app = IdentityProviderHost.Create(args);
+await app.SeedAsync();
+await app.RunAsync();

@@ -1,0 +1,47 @@
+using AutoSignOut.ClientApp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace AutoSignOut.IdentityServer.OpenIddict.Tests.Infrastructure;
+
+/// <summary>The IdP and the real hosts/ClientApp pointed at it, both on Kestrel at 127.0.0.1.</summary>
+internal sealed class Stack : IAsyncDisposable
+{
+    private readonly WebApplication _client;
+
+    private Stack(TestIdentityProvider idp, WebApplication client, string clientAddress)
+    {
+        Idp = idp;
+        _client = client;
+        ClientAddress = clientAddress;
+    }
+
+    public TestIdentityProvider Idp { get; }
+
+    public string ClientAddress { get; }
+
+    public IServiceProvider ClientServices => _client.Services;
+
+    public static async Task<Stack> StartAsync(Action<AutoSignOutOpenIddictOptions>? configure = null)
+    {
+        var clientAddress = $"http://127.0.0.1:{TestIdentityProvider.FreePort()}";
+        var idp = await TestIdentityProvider.StartAsync(clientAddress, configure);
+        var client = ClientAppHost.Create(
+            [
+                $"--urls={clientAddress}", "--environment=Development", $"--Oidc:Authority={idp.Issuer}", "--Oidc:RequireHttpsMetadata=false",
+                "--ClientApp:LocalSignIn=false", "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:AutoSignOut={(Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_DEBUG") == "1" ? "Debug" : "Warning")}",
+            ],
+            _ => { });
+        await client.StartAsync();
+        return new Stack(idp, client, clientAddress);
+    }
+
+    public TestUser NewUser(string name) => new(this, $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)]);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.StopAsync();
+        await _client.DisposeAsync();
+        await Idp.DisposeAsync();
+    }
+}
