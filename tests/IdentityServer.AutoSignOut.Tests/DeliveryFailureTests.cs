@@ -288,6 +288,35 @@ public sealed class DeliveryFailureTests
         release.Cancel();
     }
 
+    [TestMethod]
+    public async Task Backlog_to_one_endpoint_is_leased_only_as_it_can_start_or_wait_and_none_goes_back_to_the_outbox()
+    {
+        // Fake time that never moves: a row leased with no room to start or wait would go back to the outbox due a
+        // poll interval later and never arrive (the bench's backlog to four receivers ended with a 5-second stall).
+        var time = EngineHost.NewClock();
+        await using var receiver = await LoopbackReceiver.StartAsync();
+        await using var engine = await EngineHost.CreateAsync(
+            time,
+            o =>
+            {
+                o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint));
+                o.MaxConcurrentDeliveries = 16;
+                o.MaxConcurrentDeliveriesPerEndpoint = 1;
+            },
+            start: false);
+        // Stored before the dispatcher runs, so that the whole backlog comes from the outbox, not from hand-overs.
+        const int rows = 400;
+        for (var i = 0; i < rows; i++)
+        {
+            await engine.Server.SignOutSessionAsync($"session-{i}");
+        }
+
+        await engine.Host.StartAsync();
+
+        await Eventually.UntilAsync(() => receiver.Accepted.Count == rows, "the whole backlog arrived without time passing", wallTimeout: TimeSpan.FromSeconds(60));
+        Assert.AreEqual(rows, receiver.Requests);
+    }
+
     private sealed class TimingOutHandler : DelegatingHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
