@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the repository on a fresh machine: installs and starts what the tests need (Debian's
-# PostgreSQL and Chromium, on 127.0.0.1 only), builds, runs all test projects, stops the services, and ends with
+# PostgreSQL, Redis and Chromium, on 127.0.0.1 only), builds, runs all test projects, stops the services, and ends with
 # one line "N passed, N failed, N skipped". Exits non-zero on any failure. Needs no standard input.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ cleanup() {
   if [ -x eng/postgres.sh ] && [ -n "${AUTOSIGNOUT_TEST_POSTGRES:-}" ]; then
     eng/postgres.sh stop >/dev/null 2>&1 || true
   fi
+  if [ -x eng/redis.sh ] && [ -n "${AUTOSIGNOUT_TEST_REDIS:-}" ]; then
+    eng/redis.sh stop >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 
@@ -25,6 +28,14 @@ if [ -x eng/postgres.sh ]; then
     echo "PostgreSQL: started on 127.0.0.1"
   else
     echo "PostgreSQL: could not be started; PostgreSQL tests will report inconclusive" >&2
+  fi
+fi
+if [ -x eng/redis.sh ]; then
+  if redis_env=$(eng/redis.sh start); then
+    eval "$redis_env"
+    echo "Redis: started on 127.0.0.1"
+  else
+    echo "Redis: could not be started; Redis tests will report inconclusive" >&2
   fi
 fi
 if [ -x eng/chromium.sh ]; then
@@ -46,6 +57,29 @@ if [ "$build_status" -ne 0 ]; then
   exit 1
 fi
 
+echo "== pack"
+# Every package of src/, once, as it would ship: a package that does not pack, or lacks its README, XML docs or
+# symbols package, fails the run.
+packages="$root/artifacts/packages"
+rm -rf "$packages"
+pack_failed=0
+for project in src/*/*.csproj; do
+  if ! dotnet pack "$project" -c Release --no-build -o "$packages" >>"$results/pack.log" 2>&1; then
+    echo "pack failed: $project (see artifacts/test-results/pack.log)"
+    pack_failed=1
+  fi
+done
+for nupkg in "$packages"/*.nupkg; do
+  [ -e "$nupkg" ] || { echo "no package was made"; pack_failed=1; break; }
+  contents=$(unzip -l "$nupkg")
+  name=$(basename "$nupkg" .nupkg)
+  for required in README.md '\.dll$' '\.xml$'; do
+    echo "$contents" | grep -q "$required" || { echo "$name: no $required in the package"; pack_failed=1; }
+  done
+  [ -e "${nupkg%.nupkg}.snupkg" ] || { echo "$name: no symbols package"; pack_failed=1; }
+done
+[ "$pack_failed" -eq 0 ] && echo "$(ls "$packages"/*.nupkg | wc -l) packages, each with README, XML docs and symbols"
+
 echo "== test"
 dotnet test AutoSignOut.slnx -c Release --no-build -m:1 --blame-hang-timeout 5m --blame-hang-dump-type none \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" 2>&1 \
@@ -62,6 +96,7 @@ for trx in "$results"/*.trx; do
   # Inconclusive tests (a service that could not be had) are reported as not executed: total - executed.
   skipped=$((skipped + $(get total) - $(get executed) + $(get inconclusive)))
 done
+failed=$((failed + pack_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The runner failed without a failed test (a crashed test host, a build error): count it as a failure.
   failed=1

@@ -37,6 +37,38 @@ internal static class Micro
         }
 
         var verifyUs = watch.Elapsed.TotalMicroseconds / n;
+
+        // The validator's steps, one by one: parsing (base64url, JSON), the signature, then everything else.
+        watch.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            JwsParts.TryParse(tokens[i], out var parts, out _);
+            parts.Payload.Dispose();
+        }
+
+        var parseUs = watch.Elapsed.TotalMicroseconds / n;
+        var verifier = new SignatureVerifier(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = "k" });
+        JwsParts.TryParse(tokens[0], out var first, out _);
+        watch.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            verifier.Verify("RS256", first.SigningInput, first.Signature);
+        }
+
+        var keyVerifyUs = watch.Elapsed.TotalMicroseconds / n;
+        first.Payload.Dispose();
+        var replay = provider.GetRequiredService<ILogoutTokenReplayCache>();
+        watch.Restart();
+        for (var i = 0; i < n; i++)
+        {
+            var jti = "j" + i;
+            if (!await replay.ContainsAsync("https://op", jti))
+            {
+                await replay.TryAddAsync("https://op", jti, DateTimeOffset.UtcNow.AddMinutes(2));
+            }
+        }
+
+        var replayUs = watch.Elapsed.TotalMicroseconds / n;
         var signals = new SignOutSignal[n];
         watch.Restart();
         for (var i = 0; i < n; i++)
@@ -52,7 +84,7 @@ internal static class Micro
         }
 
         var processUs = watch.Elapsed.TotalMicroseconds / n;
-        Console.WriteLine($"RSA-2048 verify alone: {verifyUs:0.0} us; full validation: {validateUs:0.0} us; signal processing: {processUs:0.0} us");
+        Console.WriteLine($"RSA-2048 verify alone: {verifyUs:0.0} us; full validation: {validateUs:0.0} us (parse {parseUs:0.0}, verify through the key {keyVerifyUs:0.0}, claims and the rest {validateUs - parseUs - keyVerifyUs:0.0}); replay check and record: {replayUs:0.0} us; signal processing: {processUs:0.0} us");
     }
 
     private static string Token(RSA key, string sid)

@@ -2,7 +2,11 @@
 // RS256 signing rate measured in the same run, on SQLite and (when AUTOSIGNOUT_TEST_POSTGRES is set) PostgreSQL; and
 // enqueue -> delivered latency on an idle system. Figures are ratios and percentiles from this one run.
 //
-//   dotnet run -c Release --project bench/ServerBench [-- --notifications 4000 --latency-samples 300 --callers 64 --repeat 3 --out table.md]
+// Then, on SQLite as registered by default (and PostgreSQL when set): the revocation call itself as a logout waits for
+// it (8 callers, four clients per call), healthy clients' latency beside a dead client's 10,000 pending rows, and the
+// drain time of a backlog to a limping client (each token refused with a 500 twice, then accepted).
+//
+//   dotnet run -c Release --project bench/ServerBench [-- --notifications 4000 --latency-samples 300 --callers 64 --repeat 3 --only SQLite --no-extras --out table.md]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -18,6 +22,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
@@ -25,7 +30,13 @@ var notifications = ArgInt("--notifications", 4000);
 var latencySamples = ArgInt("--latency-samples", 300);
 var callers = ArgInt("--callers", 64);
 var repeat = ArgInt("--repeat", 1);
+var only = ArgString("--only");
+var extras = !args.Contains("--no-extras");
+var revocationCalls = ArgInt("--revocation-calls", 2000);
+var deadBacklog = ArgInt("--dead-backlog", 10_000);
+var limpingBacklog = ArgInt("--limping-backlog", 200);
 const int Receivers = 4;
+const int RevocationCallers = 8;
 
 using var rsa = RSA.Create(2048);
 var key = new RsaSecurityKey(rsa) { KeyId = "bench-key" };
@@ -55,6 +66,12 @@ for (var round = 1; round <= repeat; round++)
 
     foreach (var (name, use, cleanup) in Databases())
     {
+        if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase))
+        {
+            await cleanup();
+            continue;
+        }
+
         // The machine is shared: the signing rate is measured again right before each row's run, and the row's
         // ratio uses that figure, so that load from elsewhere moves both sides of the ratio together.
         var signs = MeasureSigning(rsa, threads: 1);
@@ -75,6 +92,40 @@ foreach (var row in results.GroupBy(r => r.Db))
 {
     table.AppendLine(string.Create(CultureInfo.InvariantCulture,
         $"| {row.Key} | {Median(row.Select(r => r.PerSecond)):F0} | {Median(row.Select(r => r.Signs)):F0} | {Median(row.Select(r => r.PerSecond / r.Signs)):F2}x | {Median(row.Select(r => r.P50)):F2} ms | {Median(row.Select(r => r.P99)):F2} ms | {row.Max(r => r.Max):F2} ms |"));
+}
+
+var extraRows = new List<string>();
+if (extras)
+{
+    foreach (var (name, use, cleanup) in Databases())
+    {
+        if (use is null || name.Contains("FULL", StringComparison.Ordinal) || (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+        {
+            await cleanup();
+            continue;
+        }
+
+        var db = name.StartsWith("SQLite", StringComparison.Ordinal) ? "SQLite (WAL)" : name;
+        var call = await MeasureRevocationCallAsync(use);
+        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | revocation call, {RevocationCallers} concurrent callers, {Receivers} clients per call, {revocationCalls} calls after 400 warm-up | p50 {call.P50:F2} ms, p99 {call.P99:F2} ms, max {call.Max:F2} ms |"));
+        var dead = await MeasureDeadClientAsync(use);
+        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | healthy client's enqueue->delivered, same engine, before the dead client's backlog | p50 {dead.Before.P50:F2} ms, p99 {dead.Before.P99:F2} ms, max {dead.Before.Max:F2} ms |"));
+        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | ... beside a dead client (connection refused) holding {dead.Pending} pending rows | p50 {dead.After.P50:F2} ms, p99 {dead.After.P99:F2} ms, max {dead.After.Max:F2} ms; p99 ratio {dead.After.P99 / dead.Before.P99:F2}x |"));
+        var limping = await MeasureLimpingDrainAsync(use);
+        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | drain of {limpingBacklog} sign-outs to a limping client (500, 500, then 200 for each session) | {limping.Seconds:F1} s, {limping.Requests} requests |"));
+        await cleanup();
+    }
+}
+
+if (extraRows.Count > 0)
+{
+    table.AppendLine();
+    table.AppendLine("| outbox | measurement | result |");
+    table.AppendLine("|---|---|---|");
+    foreach (var row in extraRows)
+    {
+        table.AppendLine(row);
+    }
 }
 
 Console.WriteLine();
@@ -123,7 +174,11 @@ async Task<double> RunBatchAsync(Action<DbContextOptionsBuilder>? use, int count
 async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbContextOptionsBuilder>? use)
 {
     await using var engine = await StartEngineAsync(use);
-    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    return await SampleLatencyAsync(engine.Services.GetRequiredService<IAutoSignOutServer>());
+}
+
+async Task<(double P50, double P99, double Max)> SampleLatencyAsync(IAutoSignOutServer server)
+{
     var samples = new List<double>(latencySamples);
     for (var i = 0; i < latencySamples + 20; i++)
     {
@@ -144,7 +199,81 @@ async Task<(double P50, double P99, double Max)> MeasureLatencyAsync(Action<DbCo
     return (Percentile(samples, 0.50), Percentile(samples, 0.99), samples[^1]);
 }
 
-async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder>? use)
+// What a user's logout waits for: RevokeAsync from call to return (outbox write, token minting, hand-over), with
+// deliveries of the earlier calls running beside it.
+async Task<(double P50, double P99, double Max)> MeasureRevocationCallAsync(Action<DbContextOptionsBuilder> use)
+{
+    await using var engine = await StartEngineAsync(use);
+    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    var clients = Enumerable.Range(0, Receivers).Select(i => $"client{i}").ToArray();
+    var before = receivers.Sum(r => r.Accepted);
+    await CallsAsync(400, "warm", null);
+    var samples = new ConcurrentBag<double>();
+    await CallsAsync(revocationCalls, "call", samples);
+    while (receivers.Sum(r => r.Accepted) - before < (400 + revocationCalls) * Receivers)
+    {
+        await Task.Delay(10);
+    }
+
+    var sorted = samples.Order().ToList();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"revocation call: p50 {Percentile(sorted, 0.5):F2} ms, p99 {Percentile(sorted, 0.99):F2} ms"));
+    return (Percentile(sorted, 0.50), Percentile(sorted, 0.99), sorted[^1]);
+
+    Task CallsAsync(int count, string prefix, ConcurrentBag<double>? record)
+        => Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = RevocationCallers }, async (i, ct) =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await server.RevokeAsync(new Revocation { Subject = $"{prefix}-u-{i}", SessionId = $"{prefix}-s-{i}", ClientIds = clients }, ct);
+            record?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        });
+}
+
+// A client whose endpoint refuses connections, with a backlog of pending rows (its circuit opens, its rows back off
+// and come round again), beside healthy clients served by the same engine.
+async Task<((double P50, double P99, double Max) Before, (double P50, double P99, double Max) After, long Pending)> MeasureDeadClientAsync(Action<DbContextOptionsBuilder> use)
+{
+    var dead = new Uri($"http://127.0.0.1:{FreePort()}/bcl");
+    await using var engine = await StartEngineAsync(use, o => o.Clients.Add(new LogoutRecipient("dead", dead)));
+    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    var before = await SampleLatencyAsync(server);
+    await Parallel.ForAsync(0, deadBacklog, new ParallelOptions { MaxDegreeOfParallelism = callers }, async (i, ct) =>
+        await server.RevokeAsync(new Revocation { Subject = $"dead-{i}", SessionId = $"dead-s-{i}", ClientIds = ["dead"] }, ct));
+    var after = await SampleLatencyAsync(server);
+    var outbox = engine.Services.GetRequiredService<ILogoutOutbox>();
+    var pending = (await outbox.GetSnapshotAsync(DateTimeOffset.UtcNow, CancellationToken.None)).PendingCount;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dead client: healthy p99 {before.P99:F2} ms before, {after.P99:F2} ms beside {pending} pending rows"));
+    return (before, after, pending);
+}
+
+// A client that fails two of every three attempts: each session's token is refused with a 500 twice, then accepted.
+async Task<(double Seconds, int Requests)> MeasureLimpingDrainAsync(Action<DbContextOptionsBuilder> use)
+{
+    var tries = new ConcurrentDictionary<string, int>();
+    await using var limping = await Receiver.StartAsync(sid => tries.AddOrUpdate(sid ?? "", 1, (_, n) => n + 1) <= 2 ? 500 : 200);
+    await using var engine = await StartEngineAsync(use, o => o.Clients.Add(new LogoutRecipient("limping", limping.Endpoint)));
+    var server = engine.Services.GetRequiredService<IAutoSignOutServer>();
+    var started = Stopwatch.GetTimestamp();
+    await Parallel.ForAsync(0, limpingBacklog, new ParallelOptions { MaxDegreeOfParallelism = callers }, async (i, ct) =>
+        await server.RevokeAsync(new Revocation { Subject = $"limp-{i}", SessionId = $"limp-s-{i}", ClientIds = ["limping"] }, ct));
+    var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 600);
+    while (limping.Accepted < limpingBacklog && Stopwatch.GetTimestamp() < deadline)
+    {
+        await Task.Delay(10);
+    }
+
+    var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"limping client: {limping.Accepted} of {limpingBacklog} delivered in {seconds:F1} s, {limping.Requests} requests"));
+    return (seconds, limping.Requests);
+}
+
+static int FreePort()
+{
+    using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+    listener.Start();
+    return ((IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder>? use, Action<AutoSignOutServerOptions>? configure = null)
 {
     var builder = Host.CreateApplicationBuilder();
     builder.Logging.ClearProviders();
@@ -156,6 +285,8 @@ async Task<Engine> StartEngineAsync(Action<DbContextOptionsBuilder>? use)
         {
             o.Clients.Add(new LogoutRecipient($"client{i}", receivers[i].Endpoint));
         }
+
+        configure?.Invoke(o);
     });
     if (use is not null)
     {
@@ -264,11 +395,15 @@ int ArgInt(string name, int fallback)
     return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
-/// <summary>A healthy back-channel endpoint on loopback Kestrel: reads the form, answers 200.</summary>
+/// <summary>
+/// A back-channel endpoint on loopback Kestrel: reads the form and answers 200, or what the answer function says for
+/// the token's session.
+/// </summary>
 internal sealed class Receiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private int _accepted;
+    private int _requests;
     private TaskCompletionSource<long>? _expect;
 
     private Receiver(WebApplication app) => _app = app;
@@ -277,7 +412,9 @@ internal sealed class Receiver : IAsyncDisposable
 
     public int Accepted => Volatile.Read(ref _accepted);
 
-    public static async Task<Receiver> StartAsync()
+    public int Requests => Volatile.Read(ref _requests);
+
+    public static async Task<Receiver> StartAsync(Func<string?, int>? answer = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -287,12 +424,18 @@ internal sealed class Receiver : IAsyncDisposable
         app.MapPost("/bcl", async (HttpContext context) =>
         {
             var form = await context.Request.ReadFormAsync();
+            Interlocked.Increment(ref self!._requests);
             if (form["logout_token"].Count != 1)
             {
                 return Results.BadRequest();
             }
 
-            Interlocked.Increment(ref self!._accepted);
+            if (answer is not null && answer(new JsonWebToken(form["logout_token"].ToString()).GetClaim("sid")?.Value) is var status and not 200)
+            {
+                return Results.StatusCode(status);
+            }
+
+            Interlocked.Increment(ref self._accepted);
             Interlocked.Exchange(ref self._expect, null)?.TrySetResult(Stopwatch.GetTimestamp());
             return Results.Ok();
         });

@@ -19,6 +19,12 @@ public static class ClientAppHost
     /// <summary>The OIDC scheme, registered only when <c>Oidc:Authority</c> is set.</summary>
     public const string OidcScheme = OpenIdConnectDefaults.AuthenticationScheme;
 
+    /// <summary>The claim issuer of local sign-ins, and AutoSignOut's <c>LocalIssuer</c>.</summary>
+    public const string LocalIssuer = "urn:autosignout:client-app";
+
+    /// <summary>The policy of the admin page: the <c>admin</c> role.</summary>
+    public const string AdminPolicy = "admin";
+
     /// <summary>Creates the app from standard configuration (appsettings, environment variables, command line).</summary>
     /// <param name="args">Command-line arguments, such as <c>--urls=http://127.0.0.1:0</c> or <c>--Oidc:Authority=…</c>.</param>
     /// <param name="configure">Optional last word on the builder (tests use it).</param>
@@ -31,6 +37,9 @@ public static class ClientAppHost
             ContentRootPath = AppContext.BaseDirectory,
         });
 
+        // Serve wwwroot and the framework's files from the build output in every environment, not only Development
+        // (the content root is the build output, which has no wwwroot of its own until the app is published).
+        builder.WebHost.UseStaticWebAssets();
         var settings = ClientAppSettings.From(builder.Configuration);
         builder.Services.AddSingleton(settings);
 
@@ -47,9 +56,12 @@ public static class ClientAppHost
             o.Events.OnSignal = context =>
             {
                 var signal = context.Signal;
-                context.Services.GetRequiredService<SessionDirectory>().MarkRevoked(signal.Subject, signal.SessionId, signal.Reason ?? "revoked");
+                context.Services.GetRequiredService<SessionDirectory>().MarkRevoked(signal.Issuer, signal.Subject, signal.SessionId, signal.Reason ?? "revoked");
                 return Task.CompletedTask;
             };
+
+            // Local sign-ins are this app's own sessions: its "alice" is not the identity provider's "alice".
+            o.LocalIssuer = LocalIssuer;
 
             if (settings.OidcEnabled)
             {
@@ -116,6 +128,7 @@ public static class ClientAppHost
                 o.GetClaimsFromUserInfoEndpoint = true;
                 o.MapInboundClaims = false;
                 o.TokenValidationParameters.NameClaimType = "name";
+                o.TokenValidationParameters.RoleClaimType = "role";
                 o.Scope.Clear();
                 foreach (var scope in settings.Scopes)
                 {
@@ -125,6 +138,7 @@ public static class ClientAppHost
         }
 
         builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicy, policy => policy.RequireRole("admin"))
             .AddPolicy(ChatHub.Policy, policy => policy
                 .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme, JwtBearerDefaults.AuthenticationScheme)
                 .RequireAuthenticatedUser());
@@ -167,9 +181,14 @@ public static class ClientAppHost
                 return Results.Redirect("/sign-in?error=name");
             }
 
-            var identity = new ClaimsIdentity(
-                [new Claim("sub", userName), new Claim("name", userName), new Claim("amr", "local")],
-                CookieAuthenticationDefaults.AuthenticationScheme, "name", "role");
+            // There is no password: the admin role goes only to the names ClientApp:LocalAdmins lists (none by default).
+            List<Claim> claims = [new("sub", userName, ClaimValueTypes.String, LocalIssuer), new("name", userName, ClaimValueTypes.String, LocalIssuer), new("amr", "local", ClaimValueTypes.String, LocalIssuer)];
+            if (settings.LocalAdmins.Contains(userName, StringComparer.Ordinal))
+            {
+                claims.Add(new Claim("role", "admin", ClaimValueTypes.String, LocalIssuer));
+            }
+
+            var identity = new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme, "name", "role");
             await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
             return Results.LocalRedirect(IsLocal(returnUrl) ? returnUrl! : "/live");
         });

@@ -45,6 +45,12 @@ public sealed class ClientAppSettings
     /// <summary>Whether the demonstration sign-in by user name is offered (<c>ClientApp:LocalSignIn</c>).</summary>
     public bool LocalSignIn { get; init; } = true;
 
+    /// <summary>
+    /// Local user names given the <c>admin</c> role at the demonstration sign-in (<c>ClientApp:LocalAdmins</c>,
+    /// space-separated). Default: none; provider users get the role from the provider's <c>role</c> claim.
+    /// </summary>
+    public IReadOnlyList<string> LocalAdmins { get; init; } = [];
+
     /// <summary>Whether an OpenID Provider is configured.</summary>
     public bool OidcEnabled => !string.IsNullOrWhiteSpace(Authority);
 
@@ -69,6 +75,7 @@ public sealed class ClientAppSettings
             SignedOutPath = NonEmpty(configuration["AutoSignOut:SignedOutPath"]) ?? defaults.SignedOutPath,
             ChatHubPath = NonEmpty(configuration["ClientApp:ChatHubPath"]) ?? defaults.ChatHubPath,
             LocalSignIn = configuration.GetValue("ClientApp:LocalSignIn", defaults.LocalSignIn),
+            LocalAdmins = NonEmpty(configuration["ClientApp:LocalAdmins"])?.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
         };
     }
 

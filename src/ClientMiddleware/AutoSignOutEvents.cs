@@ -6,10 +6,13 @@ namespace AutoSignOut.AspNetCore;
 /// </summary>
 public class AutoSignOutEvents
 {
-    /// <summary>Called for every signal processed on this node, before its connections close. For auditing.</summary>
+    /// <summary>
+    /// Called for every signal processed on this node, once its connections were closed. For auditing. An exception is
+    /// logged and does not undo or stop the sign-out.
+    /// </summary>
     public Func<SignOutSignalContext, Task> OnSignal { get; set; } = static _ => Task.CompletedTask;
 
-    /// <summary>Called for every live connection a signal is about to close.</summary>
+    /// <summary>Called for every live connection a signal is about to close. An exception is logged; the connection closes regardless.</summary>
     public Func<ClosingConnectionContext, Task> OnClosingConnection { get; set; } = static _ => Task.CompletedTask;
 
     /// <summary>Called when a logout token is refused, with the reason.</summary>

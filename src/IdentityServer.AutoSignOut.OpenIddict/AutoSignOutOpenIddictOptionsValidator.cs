@@ -1,5 +1,5 @@
-using OpenIddict.Server;
 using Microsoft.Extensions.Options;
+using OpenIddict.Server;
 
 namespace AutoSignOut.IdentityServer.OpenIddict;
 

@@ -32,7 +32,7 @@ public sealed class CircuitHandlerTests
         var state = await circuit.Authentication.GetAuthenticationStateAsync();
         Assert.IsFalse(state.User.Identity!.IsAuthenticated, "The circuit's authentication state is anonymous.");
         Assert.AreEqual("location.replace", circuit.Js.Identifier);
-        Assert.AreEqual("https://app.test/base/signed-out?reason=password_changed", circuit.Js.Arguments.Single());
+        Assert.AreEqual("https://app.test/base/signed-out?reason=password_changed&source=application", circuit.Js.Arguments.Single());
         Assert.IsTrue(circuit.Handler.Connection.IsSignedOut);
         Assert.IsTrue(circuit.Handler.Connection.SignOutCompleted);
     }
@@ -157,6 +157,20 @@ public sealed class CircuitHandlerTests
         Assert.IsFalse(gate.IsRevokedSecret("secret-1"));
         gate.RevokeSecret("secret-3");
         Assert.AreEqual(1, gate.RevokedSecretCount, "Expired secrets are swept.");
+    }
+
+    [TestMethod]
+    public async Task A_circuit_whose_issue_time_is_unknown_counts_as_old_and_a_late_signal_reaches_it()
+    {
+        await using var circuit = TestCircuit.Create();
+
+        // No hub connection and no issue time (a circuit opened without the authentication service's record).
+        circuit.Open(User("alice", "s-late"));
+
+        // A revocation made a minute ago, reaching this node only now.
+        await circuit.SignOut.PublishAsync(new SignOutSignal { Issuer = System.Security.Claims.ClaimsIdentity.DefaultIssuer, SessionId = "s-late", CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1) });
+
+        Assert.IsTrue(circuit.Handler.IsSignedOut);
     }
 
     private static ClaimsPrincipal User(string subject, string sessionId) =>

@@ -22,11 +22,14 @@ internal sealed class ClientAppServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The local user name the app gives the admin role.</summary>
+    public const string LocalAdmin = "admin";
+
     public static async Task<ClientAppServer> StartAsync()
     {
         // Development: static web assets (blazor.web.js, app.css) are served from the build output's manifest.
         var app = ClientAppHost.Create(
-            ["--urls=http://127.0.0.1:0", "--environment=Development", "--Logging:LogLevel:Default=Warning"],
+            ["--urls=http://127.0.0.1:0", "--environment=Development", "--Logging:LogLevel:Default=Warning", "--ClientApp:LocalAdmins=" + LocalAdmin],
             builder => builder.Logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');

@@ -58,7 +58,16 @@ public sealed class LogoutTokenHandlingTests
         var duplicateKid = $$"""{"alg":"RS256","kid":"other","kid":"{{_op.KeyId}}"}""";
         var single = payload.Replace(""","sub":"bob"}""", "}", StringComparison.Ordinal);
         Assert.AreEqual(HttpStatusCode.BadRequest, await PostAsync(TestJwt.EncodeRaw(duplicateKid, single, TestJwt.Rs256(_op.Key))));
+
+        // The same name spelled with an escape is the same name.
+        var escapedTwice = $$"""{"\u0061lg":"RS256","alg":"RS256","kid":"{{_op.KeyId}}"}""";
+        Assert.AreEqual(HttpStatusCode.BadRequest, await PostAsync(TestJwt.EncodeRaw(escapedTwice, single, TestJwt.Rs256(_op.Key))));
         await bob.AssertAliveAsync();
+
+        // An escaped name alone is just a name: the token is valid.
+        var escapedOnce = $$"""{"\u0061lg":"RS256","kid":"{{_op.KeyId}}"}""";
+        Assert.AreEqual(HttpStatusCode.OK, await PostAsync(TestJwt.EncodeRaw(escapedOnce, single.Replace("\"sub\":\"alice\"", "\"sub\":\"bob\"", StringComparison.Ordinal), TestJwt.Rs256(_op.Key))));
+        await bob.AssertClosedAsync();
     }
 
     // Item 10
@@ -138,6 +147,58 @@ public sealed class LogoutTokenHandlingTests
 
         Assert.AreEqual(HttpStatusCode.OK, await PostAsync(token), "the retry is not taken for a replay");
         Assert.AreEqual(1, store.Revocations);
+    }
+
+    // Item 13
+    [TestMethod]
+    public async Task A_client_that_stops_reading_is_aborted_after_the_farewell_timeout_and_the_provider_gets_its_200()
+    {
+        await StartAppAsync(o => o.FarewellTimeout = TimeSpan.FromSeconds(1));
+        using var browser = _app.CreateBrowser();
+        await browser.SignInAsync("alice", "s-stalled");
+        using var stalled = await _app.ConnectStalledClientAsync(browser);
+        await WaitUntilAsync(() => _app.Registry.Count == 1);
+        await Task.Delay(1000); // lets the flood fill the socket's buffers and the pipe (no assertion depends on it)
+
+        // Bounded only so that a regression fails instead of hanging (the transport's own send timeout is 10 minutes).
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var response = await _app.PostLogoutAsync(_op.LogoutToken(TestClientApp.ClientId, "alice", "s-stalled"), patience.Token);
+
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
+
+        // The server aborted the connection: reading what it had buffered, the client reaches the end of the stream
+        // (before the flood's 64 MB, and before the patience runs out).
+        var buffer = new byte[256 * 1024];
+        long received = 0;
+        try
+        {
+            while (stalled.State == System.Net.WebSockets.WebSocketState.Open)
+            {
+                var result = await stalled.ReceiveAsync(buffer, patience.Token);
+                received += result.Count;
+                if (result.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                {
+                    break;
+                }
+            }
+        }
+        catch (System.Net.WebSockets.WebSocketException)
+        {
+            // Aborted without a close frame: the end of the stream all the same.
+        }
+
+        Assert.IsFalse(patience.IsCancellationRequested, "the connection should have ended");
+        Assert.IsTrue(received < 1000L * 64 * 1024, $"{received} bytes: the flood was cut short");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.IsTrue(condition());
     }
 
     // Item 16

@@ -76,6 +76,29 @@ public sealed class ProviderKeysTests
         Assert.AreEqual(HttpStatusCode.OK, await PostAsync(Genuine()), "the refresh finished and brought the new key");
     }
 
+    // Item 6: a read under way is joined, not a reason to refuse (its time counts from its completion).
+    [TestMethod]
+    public async Task A_logout_that_arrives_during_a_key_read_waits_for_it_instead_of_being_refused()
+    {
+        await StartAppAsync();
+        Assert.AreEqual(HttpStatusCode.OK, await PostAsync(Genuine()));
+        _time.Advance(AutoSignOutDefaults.MinimumKeyRefreshInterval);
+        _op.RotateKey();
+        _op.DiscoveryGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // An anonymous bogus kid starts a read that the provider is slow to answer; the provider's logout comes meanwhile.
+        var bogus = PostAsync(BogusKid("bogus"));
+        await _op.DiscoveryEntered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var genuine = PostAsync(Genuine());
+        await Task.Delay(300); // lets the logout reach the key check before the provider answers (no assertion depends on it)
+        var gate = _op.DiscoveryGate;
+        _op.DiscoveryGate = null;
+        gate.SetResult();
+
+        Assert.AreEqual(HttpStatusCode.OK, await genuine);
+        Assert.AreEqual(HttpStatusCode.BadRequest, await bogus);
+    }
+
     // Item 7
     [TestMethod]
     public async Task A_key_rotated_right_after_a_fetch_gets_one_refetch_and_a_flood_of_bogus_kids_gets_none()

@@ -247,6 +247,22 @@ public sealed class RevocationTriggerTests
     }
 
     [TestMethod]
+    public async Task The_sid_survives_the_idp_re_issuing_its_cookie_and_the_session_still_ends_as_one()
+    {
+        await using var alice = await LiveUser.StartAsync(_stack, "alice");
+        var sid = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(alice.User.Tokens!.IdToken).GetClaim("sid").Value;
+
+        await alice.User.ReissueIdpCookieAsync();
+        var after = await alice.User.GetTokensAsync();
+
+        Assert.AreEqual(sid, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(after.IdToken).GetClaim("sid").Value, "a re-issued cookie keeps its session");
+        var sessions = await _stack.Idp.InScopeAsync(s => s.GetRequiredService<IAutoSignOutSessionService>().GetSessionsAsync(alice.User.Name));
+        Assert.AreEqual(1, sessions.Count);
+        await alice.User.LogOutAtIdpAsync();
+        await alice.AssertSignedOutAsync(RevocationReasons.Logout);
+    }
+
+    [TestMethod]
     public async Task Discovery_advertises_back_channel_logout()
     {
         using var http = new HttpClient();

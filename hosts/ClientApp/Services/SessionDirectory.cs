@@ -24,19 +24,21 @@ public sealed class SessionDirectory(TimeProvider time)
         }
 
         var name = principal.FindFirst("name")?.Value ?? sub;
-        _sessions[sid] = new SessionEntry(sid, sub, name, principal.FindFirst("amr")?.Value == "local" ? "local" : "oidc", time.GetUtcNow(), null);
+        _sessions[sid] = new SessionEntry(sid, sub, name, principal.FindFirst("amr")?.Value == "local" ? "local" : "oidc", time.GetUtcNow(), null) { Issuer = principal.FindIssuer() };
         Changed?.Invoke();
     }
 
     /// <summary>Marks sessions revoked: one session, or every session of a user. Called for every AutoSignOut signal.</summary>
+    /// <param name="issuer">The issuer the signal speaks for; <see langword="null"/>: any.</param>
     /// <param name="subject">The user, when every session of theirs was revoked.</param>
     /// <param name="sessionId">The session, when one was.</param>
     /// <param name="reason">Why.</param>
-    public void MarkRevoked(string? subject, string? sessionId, string reason)
+    public void MarkRevoked(string? issuer, string? subject, string? sessionId, string reason)
     {
         foreach (var entry in _sessions.Values)
         {
-            if (entry.RevokedAt is null && (entry.SessionId == sessionId || (sessionId is null && entry.Subject == subject)))
+            if (entry.RevokedAt is null && (issuer is null || entry.Issuer == issuer)
+                && (entry.SessionId == sessionId || (sessionId is null && entry.Subject == subject)))
             {
                 _sessions[entry.SessionId] = entry with { RevokedAt = time.GetUtcNow(), Reason = reason };
             }
@@ -58,6 +60,9 @@ public sealed class SessionDirectory(TimeProvider time)
 /// <param name="RevokedAt">When it was revoked, if it was.</param>
 public sealed record SessionEntry(string SessionId, string Subject, string Name, string Method, DateTimeOffset SignedInAt, DateTimeOffset? RevokedAt)
 {
+    /// <summary>The issuer of the session: the app's own for local sign-ins, the provider's otherwise.</summary>
+    public string? Issuer { get; init; }
+
     /// <summary>Why it was revoked.</summary>
     public string? Reason { get; init; }
 }

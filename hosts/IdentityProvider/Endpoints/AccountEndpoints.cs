@@ -1,5 +1,6 @@
 using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 
@@ -33,7 +34,7 @@ internal static class AccountEndpoints
         });
 
         // The plain "Sign out" button of the IdP's own pages; clients sign users out through the end-session endpoint.
-        account.MapPost("/sign-out", async (SignInManager<IdentityUser> signIn) =>
+        account.MapPost("/sign-out", [RequireAntiforgeryToken] async (SignInManager<IdentityUser> signIn) =>
         {
             await signIn.SignOutAsync();
             return Results.LocalRedirect("/account/signed-out");

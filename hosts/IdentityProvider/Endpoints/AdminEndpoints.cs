@@ -1,5 +1,6 @@
 using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using OpenIddict.Abstractions;
@@ -14,7 +15,8 @@ internal static class AdminEndpoints
 
     public static void MapAdminEndpoints(this WebApplication app)
     {
-        var admin = app.MapGroup("/admin").RequireAuthorization(Policy);
+        // The forms carry antiforgery tokens; these endpoints bind no form field, so validation is asked for explicitly.
+        var admin = app.MapGroup("/admin").RequireAuthorization(Policy).WithMetadata(new RequireAntiforgeryTokenAttribute());
 
         // Every IdP session of the user ends and their grants are revoked; each client of each session is told.
         admin.MapPost("/users/{id}/end-sessions", async (string id, UserManager<IdentityUser> users, [FromServices] IAutoSignOutSessionService sessions) =>

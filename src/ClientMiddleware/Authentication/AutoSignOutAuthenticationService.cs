@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -49,10 +50,33 @@ internal sealed class AutoSignOutAuthenticationService(
 
         // Credentials of unknown age are taken as old: a revocation of their keys covers them.
         var issuedAt = GetIssuedAt(result);
-        if (!store.IsRevoked(principal.FindIssuer(), keys, issuedAt))
+        var issuer = principal.FindIssuer();
+        var revoked = store.IsRevoked(issuer, keys, issuedAt);
+        if (!revoked)
+        {
+            // A shared store that may be behind (catching up after a disconnect) holds the answer until it is current.
+            var current = store.WaitUntilCurrentAsync(context.RequestAborted);
+            if (!current.IsCompletedSuccessfully || !current.Result)
+            {
+                if (!await current)
+                {
+                    metrics.Refused("not_current");
+                    return AuthenticateResult.Fail("The revoked sessions could not be checked; try again.");
+                }
+
+                revoked = store.IsRevoked(issuer, keys, issuedAt);
+            }
+        }
+
+        if (!revoked)
         {
             context.Features.Set(new AuthenticatedSessionFeature(issuedAt));
-            CredentialIssueTimes.Record(principal, issuedAt);
+            if (context.GetEndpoint()?.Metadata.GetMetadata<HubMetadata>() is not null || context.GetEndpoint() is null)
+            {
+                // Hub requests only (or where routing has not run): the connection finds its issue time from its principal.
+                CredentialIssueTimes.Record(principal, issuedAt);
+            }
+
             return result;
         }
 

@@ -26,6 +26,7 @@ internal sealed class BackChannelLogoutEndpoint(
     private const string FormContentType = "application/x-www-form-urlencoded";
     private static readonly long WarningIntervalTicks = TimeSpan.FromMinutes(1).Ticks;
     private readonly AutoSignOutOptions _options = options.Value;
+    private readonly FormOptions _formOptions = new() { ValueLengthLimit = (int)options.Value.MaxRequestBodySize, ValueCountLimit = 16, KeyLengthLimit = 256 };
     private long _nextWarningTicks = long.MinValue;
     private long _suppressed;
 
@@ -66,7 +67,7 @@ internal sealed class BackChannelLogoutEndpoint(
         IFormCollection form;
         try
         {
-            form = await request.ReadFormAsync(new FormOptions { ValueLengthLimit = (int)_options.MaxRequestBodySize, ValueCountLimit = 16, KeyLengthLimit = 256 }, context.RequestAborted);
+            form = await request.ReadFormAsync(_formOptions, context.RequestAborted);
         }
         catch (Exception e) when (e is BadHttpRequestException or InvalidDataException or IOException)
         {
@@ -80,7 +81,17 @@ internal sealed class BackChannelLogoutEndpoint(
             return;
         }
 
-        var result = await validator.ValidateAsync(values[0]!, context.RequestAborted);
+        LogoutTokenValidationResult result;
+        try
+        {
+            result = await validator.ValidateAsync(values[0]!, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away while the keys were being read (which goes on for the next caller): nothing to answer or log.
+            return;
+        }
+
         if (result.Signal is not { } signal)
         {
             await RejectAsync(context, StatusCodes.Status400BadRequest, result.Reason, result.Description!);

@@ -98,7 +98,85 @@ internal readonly struct JwsParts
         }
     }
 
+    /// <summary>
+    /// Reads <c>alg</c>, <c>typ</c> and <c>kid</c> straight from the header's JSON (no document: this runs for every
+    /// request). A name twice throws a <see cref="JsonException"/>, as the strict document parse would.
+    /// </summary>
     private static bool TryReadHeader(byte[] header, out string? alg, out string? typ, out string? kid)
+    {
+        alg = typ = kid = null;
+        var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = 8 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+
+        Span<(int Start, int Length)> names = stackalloc (int, int)[16];
+        var count = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueIsEscaped || count == names.Length)
+            {
+                // Escaped or very many names: not a header any provider sends; read it the slow, general way.
+                return TryReadHeaderDocument(header, out alg, out typ, out kid);
+            }
+
+            var name = reader.ValueSpan;
+            for (var i = 0; i < count; i++)
+            {
+                if (header.AsSpan(names[i].Start, names[i].Length).SequenceEqual(name))
+                {
+                    throw new JsonException("A header parameter appears twice.");
+                }
+            }
+
+            names[count++] = ((int)reader.TokenStartIndex + 1, name.Length);
+            var isAlg = name.SequenceEqual("alg"u8);
+            var isTyp = !isAlg && name.SequenceEqual("typ"u8);
+            var isKid = !isAlg && !isTyp && name.SequenceEqual("kid"u8);
+            if (name.SequenceEqual("crit"u8) || name.SequenceEqual("enc"u8) || name.SequenceEqual("zip"u8))
+            {
+                // RFC 7515 §4.1.11: extensions a recipient does not understand make the JWS invalid; we understand none.
+                // An encrypted or compressed token is not a JWS we accept either.
+                return false;
+            }
+
+            if (!reader.Read())
+            {
+                return false;
+            }
+
+            if (isAlg || isTyp || isKid)
+            {
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    return false;
+                }
+
+                var value = reader.GetString();
+                if (isAlg)
+                {
+                    alg = value;
+                }
+                else if (isTyp)
+                {
+                    typ = value;
+                }
+                else
+                {
+                    kid = value;
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && alg is not null;
+    }
+
+    private static bool TryReadHeaderDocument(byte[] header, out string? alg, out string? typ, out string? kid)
     {
         alg = typ = kid = null;
         using var json = JsonDocument.Parse(header, Strict(8));
@@ -121,12 +199,7 @@ internal readonly struct JwsParts
                 case "kid" when property.Value.ValueKind == JsonValueKind.String:
                     kid = property.Value.GetString();
                     break;
-                case "alg" or "typ" or "kid":
-                    return false;
-                case "crit":
-                    // RFC 7515 §4.1.11: extensions a recipient does not understand make the JWS invalid; we understand none.
-                    return false;
-                case "enc" or "zip":
+                case "alg" or "typ" or "kid" or "crit" or "enc" or "zip":
                     return false;
             }
         }

@@ -213,7 +213,7 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
     /// (components re-render signed out); send the browser to the signed-out page with a full page load; send the
     /// hub's sign-out client method, which also flushes the navigation ahead of it; close the connection.
     /// </summary>
-    internal async ValueTask SignOutAsync(CircuitLiveConnection connection, string? reason, CancellationToken cancellationToken)
+    internal async ValueTask SignOutAsync(CircuitLiveConnection connection, string? reason, CancellationToken cancellationToken, string? source = null)
     {
         _signedOut = true;
         var hub = _hub;
@@ -230,7 +230,7 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
 
                 if (connected || hub is null)
                 {
-                    Navigate(reason);
+                    Navigate(reason, source);
                 }
             });
 
@@ -239,20 +239,53 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
                 await hub!.Clients.Client(hub.ConnectionId).SendAsync(_options.ClientMethod, reason, cancellationToken);
             }
         }
-        finally
+        catch when (Close(hub, connection))
         {
-            hub?.Context.Abort();
-            connection.SignOutCompleted = true;
-            Log.CircuitSignedOut(_logger, connection.Id);
+            throw;
+        }
+
+        if (hub is { Disconnected: false } && _circuitOptions.NavigationGracePeriod > TimeSpan.Zero)
+        {
+            // The browser is navigating away; closing now would race it (see NavigationGracePeriod). Nobody waits here.
+            _ = CloseAfterGraceAsync(hub, connection);
+        }
+        else
+        {
+            Close(hub, connection);
         }
     }
 
-    private void Navigate(string? reason)
+    private async Task CloseAfterGraceAsync(CircuitHubConnection hub, CircuitLiveConnection connection)
+    {
+        try
+        {
+            await hub.WhenDisconnected.WaitAsync(_circuitOptions.NavigationGracePeriod, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The browser did not leave: close it now.
+        }
+        finally
+        {
+            Close(hub, connection);
+        }
+    }
+
+    /// <summary>Closes the connection and ends the sign-out; false, so it can run in an exception filter.</summary>
+    private bool Close(CircuitHubConnection? hub, CircuitLiveConnection connection)
+    {
+        hub?.Context.Abort();
+        connection.SignOutCompleted = true;
+        Log.CircuitSignedOut(_logger, connection.Id);
+        return false;
+    }
+
+    private void Navigate(string? reason, string? source)
     {
         try
         {
             var navigation = _circuitServices.GetRequiredService<NavigationManager>();
-            var uri = navigation.ToAbsoluteUri(BuildSignedOutPath(_circuitOptions, reason).TrimStart('/')).AbsoluteUri;
+            var uri = navigation.ToAbsoluteUri(BuildSignedOutPath(_circuitOptions, reason, source).TrimStart('/')).AbsoluteUri;
 
             // location.replace: a full page load that app navigation handlers cannot cancel, and no way back to the signed-out page.
             var sent = _circuitServices.GetRequiredService<IJSRuntime>().InvokeVoidAsync("location.replace", uri);
@@ -287,17 +320,24 @@ internal sealed class AutoSignOutCircuitHandler : CircuitHandler
         }
     }
 
-    /// <summary>Builds the app-relative signed-out path with the reason in its query.</summary>
-    internal static string BuildSignedOutPath(AutoSignOutCircuitOptions options, string? reason)
+    /// <summary>Builds the app-relative signed-out path with the reason and the signal's source in its query.</summary>
+    internal static string BuildSignedOutPath(AutoSignOutCircuitOptions options, string? reason, string? source = null)
     {
         var path = options.SignedOutPath;
-        if (string.IsNullOrEmpty(reason) || options.ReasonQueryParameter is not { } parameter)
+        if (!string.IsNullOrEmpty(reason) && options.ReasonQueryParameter is { } reasonParameter)
         {
-            return path;
+            path = Append(path, reasonParameter, reason);
         }
 
-        var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
-        return path + separator + Uri.EscapeDataString(parameter) + "=" + Uri.EscapeDataString(reason);
+        if (SignOutSignalSources.IsKnown(source) && options.SourceQueryParameter is { } sourceParameter)
+        {
+            path = Append(path, sourceParameter, source!);
+        }
+
+        return path;
+
+        static string Append(string path, string name, string value) =>
+            path + (path.Contains('?', StringComparison.Ordinal) ? '&' : '?') + Uri.EscapeDataString(name) + "=" + Uri.EscapeDataString(value);
     }
 
     private Task OnDispatcherAsync(Action action)

@@ -15,6 +15,22 @@ public sealed class AutoSignOutCircuitOptions
     /// <see cref="SignedOutPath"/>, or <see langword="null"/> to leave it out. Default: <c>reason</c>.
     /// </summary>
     public string? ReasonQueryParameter { get; set; } = AutoSignOutCircuitDefaults.ReasonQueryParameter;
+
+    /// <summary>
+    /// The query parameter that carries where the signal came from (<see cref="SignOutSignalSources"/>: the identity
+    /// provider's back channel or the app), so the page can say where the session ended even when the provider gave no
+    /// reason; <see langword="null"/> to leave it out. Default: <c>source</c>.
+    /// </summary>
+    public string? SourceQueryParameter { get; set; } = AutoSignOutCircuitDefaults.SourceQueryParameter;
+
+    /// <summary>
+    /// How long a signed-out circuit's connection is left to the browser, which is navigating to
+    /// <see cref="SignedOutPath"/>, before the server closes it. Closing at once races the navigation: Blazor's client
+    /// reconnects, is refused, and reloads the page, which can cancel the navigation and land on the sign-in page
+    /// instead. The circuit is anonymous and refuses all activity meanwhile; nobody waits for it. Default: 2 seconds;
+    /// at most 30 seconds.
+    /// </summary>
+    public TimeSpan NavigationGracePeriod { get; set; } = AutoSignOutCircuitDefaults.NavigationGracePeriod;
 }
 
 /// <summary>Default values of <see cref="AutoSignOutCircuitOptions"/>.</summary>
@@ -25,6 +41,12 @@ public static class AutoSignOutCircuitDefaults
 
     /// <summary>The default reason query parameter: <c>reason</c>.</summary>
     public const string ReasonQueryParameter = "reason";
+
+    /// <summary>The default <see cref="AutoSignOutCircuitOptions.NavigationGracePeriod"/>: 2 seconds.</summary>
+    public static readonly TimeSpan NavigationGracePeriod = TimeSpan.FromSeconds(2);
+
+    /// <summary>The default source query parameter: <c>source</c>.</summary>
+    public const string SourceQueryParameter = "source";
 
     /// <summary>The telemetry kind of a circuit's live connection: <c>circuit</c>.</summary>
     public const string ConnectionKind = "circuit";

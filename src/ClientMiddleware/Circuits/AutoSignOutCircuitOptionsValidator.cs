@@ -12,6 +12,11 @@ internal sealed class AutoSignOutCircuitOptionsValidator : IValidateOptions<Auto
             return ValidateOptionsResult.Fail("SignedOutPath must be an app-relative path starting with a single '/'.");
         }
 
+        if (options.NavigationGracePeriod < TimeSpan.Zero || options.NavigationGracePeriod > TimeSpan.FromSeconds(30))
+        {
+            return ValidateOptionsResult.Fail("NavigationGracePeriod must be between 0 and 30 seconds.");
+        }
+
         return options.ReasonQueryParameter is { Length: 0 }
             ? ValidateOptionsResult.Fail("ReasonQueryParameter must be null or a name.")
             : ValidateOptionsResult.Success;

@@ -13,6 +13,7 @@ internal sealed class CircuitHubConnection(HubCallerContext context, IHubClients
     private static readonly AsyncLocal<CircuitHubConnection?> CurrentSlot = new();
     private volatile CircuitLiveConnection? _circuit;
     private volatile string? _circuitSecret;
+    private readonly TaskCompletionSource _whenDisconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _disconnected;
 
     /// <summary>The connection whose hub invocation is running on this flow, if any.</summary>
@@ -50,6 +51,16 @@ internal sealed class CircuitHubConnection(HubCallerContext context, IHubClients
     public bool Disconnected
     {
         get => _disconnected;
-        set => _disconnected = value;
+        set
+        {
+            _disconnected = value;
+            if (value)
+            {
+                _whenDisconnected.TrySetResult();
+            }
+        }
     }
+
+    /// <summary>Completes when the connection is gone (the browser left the page, or the server aborted it).</summary>
+    public Task WhenDisconnected => _whenDisconnected.Task;
 }

@@ -20,5 +20,5 @@ internal sealed class CircuitLiveConnection(
 
     /// <summary>Signs the circuit out: anonymous at once, then the navigation, then the connection is closed.</summary>
     protected internal override ValueTask CloseAsync(SignOutSignal signal, CancellationToken cancellationToken) =>
-        handler.SignOutAsync(this, signal.Reason, cancellationToken);
+        handler.SignOutAsync(this, signal.Reason, cancellationToken, signal.Source);
 }

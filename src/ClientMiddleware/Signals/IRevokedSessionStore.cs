@@ -8,7 +8,8 @@ namespace AutoSignOut.AspNetCore;
 /// </summary>
 /// <remarks>
 /// <see cref="IsRevoked"/> runs on every authenticated request and hub invocation, so it is synchronous:
-/// a shared implementation keeps a local view and updates it in the background.
+/// a shared implementation keeps a local view and updates it in the background, and says through
+/// <see cref="WaitUntilCurrentAsync"/> when that view may be behind.
 /// </remarks>
 public interface IRevokedSessionStore
 {
@@ -24,4 +25,15 @@ public interface IRevokedSessionStore
     /// <param name="keys">The keys of the credentials' principal.</param>
     /// <param name="issuedAt">When the credentials were issued; <see cref="IssueTime.Unknown"/> counts as old.</param>
     bool IsRevoked(string? issuer, IReadOnlyList<ConnectionKey> keys, IssueTime issuedAt);
+
+    /// <summary>
+    /// Waits, for a bounded time the store chooses, until this node's view holds every revocation published before the
+    /// call. The authentication of credentials that <see cref="IsRevoked"/> let through calls it, then asks again:
+    /// <see langword="true"/> means the answer is now current; <see langword="false"/> that it cannot be (a shared store
+    /// still catching up), and the credentials are refused for this request without being ended (a cookie is not
+    /// cleared), so they work again once the view is current. Default: <see langword="true"/> at once, for a store that
+    /// is always current, such as the in-process one.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait (the request went away).</param>
+    ValueTask<bool> WaitUntilCurrentAsync(CancellationToken cancellationToken = default) => new(true);
 }

@@ -115,6 +115,20 @@ public sealed class SignOutSignalProcessor
     }
 
     /// <summary>
+    /// Records <paramref name="signal"/>'s revocation on this node without closing connections or running hooks: for a
+    /// bus that loads, at start, signals raised before this node ran (it has no connections yet, and their hooks ran
+    /// where they were applied).
+    /// </summary>
+    /// <param name="signal">The signal.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    public ValueTask RecordAsync(SignOutSignal signal, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(signal);
+        var keys = _options.SignalKeys(signal);
+        return keys.Count == 0 ? ValueTask.CompletedTask : _store.RevokeAsync(signal.Issuer, keys, RevocationTimeOf(signal), cancellationToken);
+    }
+
+    /// <summary>
     /// The revocation's two bounds. On this node's clock: the signal's time, never later than now (a future time would
     /// lock sessions out until it passes). On the provider's clock: the logout token's <c>iat</c>; for a signal without
     /// one, the local time plus the clock skew, the margin for comparing two clocks.

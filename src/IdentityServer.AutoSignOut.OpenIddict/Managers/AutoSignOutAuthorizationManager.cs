@@ -44,13 +44,7 @@ public class AutoSignOutAuthorizationManager<TAuthorization> : OpenIddictAuthori
 
         var targets = new RevocationTargets();
         await AddAsync(targets, authorization, cancellationToken).ConfigureAwait(false);
-        return await Writer.RevokeAsync(
-            async ct =>
-            {
-                var revoked = await base.TryRevokeAsync(authorization, ct).ConfigureAwait(false);
-                return new RevocationOutcome<bool>(revoked, revoked ? await targets.ToRevocationsAsync(_services, ct).ConfigureAwait(false) : []);
-            },
-            cancellationToken).ConfigureAwait(false);
+        return await ManagerRevocation.RevokeOneAsync(_services, targets, ct => base.TryRevokeAsync(authorization, ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -65,32 +59,8 @@ public class AutoSignOutAuthorizationManager<TAuthorization> : OpenIddictAuthori
     public override ValueTask<long> RevokeByApplicationIdAsync(string identifier, CancellationToken cancellationToken = default)
         => RevokeManyAsync(FindByApplicationIdAsync(identifier, cancellationToken), ct => base.RevokeByApplicationIdAsync(identifier, ct), cancellationToken);
 
-    private IAutoSignOutRevocationWriter Writer => _services.GetRequiredService<IAutoSignOutRevocationWriter>();
-
-    private async ValueTask<long> RevokeManyAsync(IAsyncEnumerable<TAuthorization> affected, Func<CancellationToken, ValueTask<long>> revoke, CancellationToken cancellationToken)
-    {
-        if (RevocationScope.Current.Suppressed)
-        {
-            return await revoke(cancellationToken).ConfigureAwait(false);
-        }
-
-        return await Writer.RevokeAsync(
-            async ct =>
-            {
-                var targets = new RevocationTargets();
-                await foreach (var authorization in affected.ConfigureAwait(false))
-                {
-                    if (await HasStatusAsync(authorization, Statuses.Valid, ct).ConfigureAwait(false))
-                    {
-                        await AddAsync(targets, authorization, ct).ConfigureAwait(false);
-                    }
-                }
-
-                var count = await revoke(ct).ConfigureAwait(false);
-                return new RevocationOutcome<long>(count, await targets.ToRevocationsAsync(_services, ct).ConfigureAwait(false));
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
+    private ValueTask<long> RevokeManyAsync(IAsyncEnumerable<TAuthorization> affected, Func<CancellationToken, ValueTask<long>> revoke, CancellationToken cancellationToken) =>
+        ManagerRevocation.RevokeManyAsync(_services, affected, (entry, ct) => HasStatusAsync(entry, Statuses.Valid, ct), AddAsync, revoke, cancellationToken);
 
     private async ValueTask AddAsync(RevocationTargets targets, TAuthorization authorization, CancellationToken cancellationToken) => targets.Add(
         await GetSubjectAsync(authorization, cancellationToken).ConfigureAwait(false),

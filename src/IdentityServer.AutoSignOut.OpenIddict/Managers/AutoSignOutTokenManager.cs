@@ -53,13 +53,7 @@ public class AutoSignOutTokenManager<TToken> : OpenIddictTokenManager<TToken>
 
         var targets = new RevocationTargets();
         await AddAsync(targets, token, cancellationToken).ConfigureAwait(false);
-        return await Writer.RevokeAsync(
-            async ct =>
-            {
-                var revoked = await base.TryRevokeAsync(token, ct).ConfigureAwait(false);
-                return new RevocationOutcome<bool>(revoked, revoked ? await targets.ToRevocationsAsync(_services, ct).ConfigureAwait(false) : []);
-            },
-            cancellationToken).ConfigureAwait(false);
+        return await ManagerRevocation.RevokeOneAsync(_services, targets, ct => base.TryRevokeAsync(token, ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -78,33 +72,8 @@ public class AutoSignOutTokenManager<TToken> : OpenIddictTokenManager<TToken>
     public override ValueTask<long> RevokeByAuthorizationIdAsync(string identifier, CancellationToken cancellationToken = default)
         => RevokeManyAsync(FindByAuthorizationIdAsync(identifier, cancellationToken), ct => base.RevokeByAuthorizationIdAsync(identifier, ct), cancellationToken);
 
-    private IAutoSignOutRevocationWriter Writer => _services.GetRequiredService<IAutoSignOutRevocationWriter>();
-
-    private async ValueTask<long> RevokeManyAsync(IAsyncEnumerable<TToken> affected, Func<CancellationToken, ValueTask<long>> revoke, CancellationToken cancellationToken)
-    {
-        if (RevocationScope.Current.Suppressed)
-        {
-            return await revoke(cancellationToken).ConfigureAwait(false);
-        }
-
-        return await Writer.RevokeAsync(
-            async ct =>
-            {
-                // Read what is live before the bulk update flips it: afterwards every row says "revoked".
-                var targets = new RevocationTargets();
-                await foreach (var token in affected.ConfigureAwait(false))
-                {
-                    if (await HasStatusAsync(token, Statuses.Valid, ct).ConfigureAwait(false))
-                    {
-                        await AddAsync(targets, token, ct).ConfigureAwait(false);
-                    }
-                }
-
-                var count = await revoke(ct).ConfigureAwait(false);
-                return new RevocationOutcome<long>(count, await targets.ToRevocationsAsync(_services, ct).ConfigureAwait(false));
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
+    private ValueTask<long> RevokeManyAsync(IAsyncEnumerable<TToken> affected, Func<CancellationToken, ValueTask<long>> revoke, CancellationToken cancellationToken) =>
+        ManagerRevocation.RevokeManyAsync(_services, affected, (entry, ct) => HasStatusAsync(entry, Statuses.Valid, ct), AddAsync, revoke, cancellationToken);
 
     private async ValueTask AddAsync(RevocationTargets targets, TToken token, CancellationToken cancellationToken) => targets.Add(
         await GetSubjectAsync(token, cancellationToken).ConfigureAwait(false),

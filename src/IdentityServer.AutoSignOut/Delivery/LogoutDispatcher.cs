@@ -200,7 +200,9 @@ internal sealed class LogoutDispatcher : BackgroundService
         var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
 
         // 1. Notifications this instance just stored, already leased to it: no query needed to find them.
-        while (_slots!.CurrentCount > 0 && _signal.TryTakeHandedOver(out var handedOver))
+        // While rows already wait for their endpoints, further hand-overs stay in the signal's queue rather than
+        // being sent back to the outbox.
+        while (_slots!.CurrentCount > 0 && Volatile.Read(ref _waiting) < WaitingCapacity(options) && _signal.TryTakeHandedOver(out var handedOver))
         {
             var now = _time.GetUtcNow();
             if (handedOver.LeaseExpiresAt is not { } leaseEnd || leaseEnd - now <= needed)
@@ -241,14 +243,17 @@ internal sealed class LogoutDispatcher : BackgroundService
             return options.PollInterval;
         }
 
+        // Never lease more than can start or wait in memory: a leased row that found no room would go back to the
+        // outbox for a poll interval, and a backlog to few endpoints would end with a five-second stall.
+        var room = Math.Min(free, WaitingCapacity(options) - Volatile.Read(ref _waiting));
         var leasedAt = _time.GetUtcNow();
-        var leased = await _outbox.LeaseDueAsync(free, leasedAt, leasedAt + options.LeaseDuration, options.InstanceName, stoppingToken).ConfigureAwait(false);
+        var leased = await _outbox.LeaseDueAsync(room, leasedAt, leasedAt + options.LeaseDuration, options.InstanceName, stoppingToken).ConfigureAwait(false);
         foreach (var notification in leased)
         {
             await StartOrQueueAsync(notification, options, stoppingToken).ConfigureAwait(false);
         }
 
-        if (leased.Count == free)
+        if (leased.Count == room)
         {
             // There may be more: look again as soon as slots come free.
             return TimeSpan.Zero;
@@ -405,6 +410,7 @@ internal sealed class LogoutDispatcher : BackgroundService
         var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
         LogoutNotification? next = null;
         List<LogoutNotification>? expired = null;
+        var refill = false;
         lock (_inFlightGate)
         {
             _inFlight.Remove(delivery);
@@ -413,7 +419,7 @@ internal sealed class LogoutDispatcher : BackgroundService
             var now = _time.GetUtcNow();
             while (!stoppingToken.IsCancellationRequested && endpoint.Waiting.TryDequeue(out var waiting))
             {
-                _waiting--;
+                refill |= _waiting-- == WaitingCapacity(options) / 2;
                 if (waiting.LeaseExpiresAt is { } leaseEnd && leaseEnd - now > needed)
                 {
                     next = waiting;
@@ -446,6 +452,13 @@ internal sealed class LogoutDispatcher : BackgroundService
         {
             // The finished delivery's slot passes straight to the next row of the same endpoint.
             Start(next, key, stoppingToken);
+            if (refill)
+            {
+                // The rows waiting in memory fell to half their room: the loop tops them up from the hand-overs and
+                // the outbox now, before the endpoints run dry, rather than when the first queue is empty.
+                _signal.Wake();
+            }
+
             return;
         }
 

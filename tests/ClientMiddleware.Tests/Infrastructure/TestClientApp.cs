@@ -187,7 +187,8 @@ internal sealed class TestClientApp : IAsyncDisposable
         });
         app.MapGet("/me", (ClaimsPrincipal user) => Results.Text(user.FindSubject()?.Value)).RequireAuthorization();
         app.MapBackChannelLogout();
-        app.MapHub<TestHub>("/hub");
+        // No transport send timeout to speak of: a client that stops reading is AutoSignOut's to deal with.
+        app.MapHub<TestHub>("/hub", o => o.TransportSendTimeout = TimeSpan.FromMinutes(10));
         app.MapHub<OpenTestHub>("/open-hub");
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -206,6 +207,23 @@ internal sealed class TestClientApp : IAsyncDisposable
         await connection.StartAsync();
         await client.WaitUntilServedAsync();
         return client;
+    }
+
+    /// <summary>
+    /// Opens a hub connection over a raw WebSocket with the browser's cookies, makes the server flood it, and never reads
+    /// again: the server's sends to it stall.
+    /// </summary>
+    public async Task<System.Net.WebSockets.ClientWebSocket> ConnectStalledClientAsync(Browser browser)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.Cookies = browser.Cookies;
+        socket.Options.SetBuffer(1024, 1024);
+        await socket.ConnectAsync(new Uri(BaseAddress.Replace("http://", "ws://", StringComparison.Ordinal) + "/hub"), CancellationToken.None);
+        await socket.SendAsync("{\"protocol\":\"json\",\"version\":1}\u001e"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[64];
+        await socket.ReceiveAsync(buffer, CancellationToken.None);
+        await socket.SendAsync("{\"type\":1,\"target\":\"Flood\",\"arguments\":[1000]}\u001e"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        return socket;
     }
 
     /// <summary>Posts a logout token on a request the server aborts once <paramref name="abortWhen"/> completes.</summary>
@@ -322,6 +340,16 @@ public sealed class TestHub(InvocationLog log) : Hub
     {
         log.Record(value);
         return value;
+    }
+
+    /// <summary>Sends the caller <paramref name="count"/> messages of 64 KiB, to fill the pipe of a client that does not read.</summary>
+    public async Task Flood(int count)
+    {
+        var chunk = new string('x', 64 * 1024);
+        for (var i = 0; i < count; i++)
+        {
+            await Clients.Caller.SendAsync("data", chunk);
+        }
     }
 }
 

@@ -103,6 +103,21 @@ internal sealed class TestIdentityProvider : IAsyncDisposable
             await http.SignInAsync(new ClaimsPrincipal(identity));
             return Results.LocalRedirect(returnUrl);
         });
+        // What ASP.NET Core Identity's RefreshSignInAsync and security stamp validation do: a rebuilt principal signed
+        // in again with the cookie's existing authentication properties.
+        app.MapPost("/reissue-cookie", async (HttpContext http) =>
+        {
+            var result = await http.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+            if (!result.Succeeded)
+            {
+                return Results.Unauthorized();
+            }
+
+            var subject = result.Principal!.FindFirst("sub")!.Value;
+            var rebuilt = new ClaimsIdentity([new Claim("sub", subject), new Claim("name", subject), new Claim("stamp", Guid.NewGuid().ToString())], CookieAuthenticationDefaults.AuthenticationScheme);
+            await http.SignInAsync(new ClaimsPrincipal(rebuilt), result.Properties);
+            return Results.Ok();
+        });
         app.MapMethods("/connect/authorize", ["GET", "POST"], async (HttpContext http) =>
         {
             var result = await http.AuthenticateAsync(CookieAuthenticationDefaults.AuthenticationScheme);

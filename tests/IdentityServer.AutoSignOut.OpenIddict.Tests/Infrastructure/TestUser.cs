@@ -118,6 +118,12 @@ internal sealed partial class TestUser : IDisposable
         return response.Headers.Location?.OriginalString.StartsWith(redirect, StringComparison.Ordinal) == true;
     }
 
+    public async Task ReissueIdpCookieAsync()
+    {
+        using var response = await _http.PostAsync($"{_stack.Idp.Address}/reissue-cookie", content: null);
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
+    }
+
     public Task<LiveConnection> ConnectWithCookieAsync() => LiveConnection.StartAsync(_stack.ClientAddress, o => o.Cookies = Cookies);
 
     public Task<LiveConnection> ConnectWithBearerAsync(string? accessToken = null)

@@ -36,6 +36,22 @@ internal sealed class LoopbackReceiver : IAsyncDisposable
         return receiver;
     }
 
+    /// <summary>Starts a receiver on a given port (one that was refusing connections until now).</summary>
+    public static async Task<LoopbackReceiver> StartOnPortAsync(int port, Func<HttpContext, JsonWebToken, Task<int>>? answer = null)
+    {
+        var receiver = new LoopbackReceiver(answer ?? ((_, _) => Task.FromResult(200)));
+        await receiver.StartOnAsync(port);
+        return receiver;
+    }
+
+    /// <summary>A loopback port nothing listens on (for now): connections to it are refused.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>Stops listening: attempts now meet "connection refused".</summary>
     public async Task StopAsync()
     {
