@@ -36,9 +36,11 @@ public sealed class EntityFrameworkRevocationWriter<TContext> : IAutoSignOutRevo
     public async Task<TResult> RevokeAsync<TResult>(Func<CancellationToken, Task<RevocationOutcome<TResult>>> revoke, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(revoke);
-        var transaction = _db.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null
-            ? await _db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
-            : null;
+        var owned = _db.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null;
+        // On SQLite, the transaction queues behind this process's other writers to the file (the outbox dispatcher's
+        // among them) instead of meeting SQLite's "busy", which its ADO.NET provider answers by sleeping 150 ms.
+        using var writeLock = owned ? await SqliteWriteGate.EnterAsync(_db, cancellationToken).ConfigureAwait(false) : null;
+        var transaction = owned ? await _db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
         var stored = 0;
         try
         {

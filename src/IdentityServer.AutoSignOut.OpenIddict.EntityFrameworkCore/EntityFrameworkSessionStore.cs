@@ -1,3 +1,4 @@
+using AutoSignOut.IdentityServer.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace AutoSignOut.IdentityServer.OpenIddict.EntityFrameworkCore;
@@ -36,6 +37,7 @@ public sealed class EntityFrameworkSessionStore<TContext> : IAutoSignOutSessionS
         var clients = session.Clients.Select(c => Clients.Add(ToEntry(session.SessionId, c))).ToList();
         try
         {
+            using var writeLock = await WriteGateAsync(cancellationToken).ConfigureAwait(false);
             await _db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -90,6 +92,7 @@ public sealed class EntityFrameworkSessionStore<TContext> : IAutoSignOutSessionS
         var entry = Clients.Add(row);
         try
         {
+            using var writeLock = await WriteGateAsync(cancellationToken).ConfigureAwait(false);
             await _db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateException)
@@ -111,6 +114,7 @@ public sealed class EntityFrameworkSessionStore<TContext> : IAutoSignOutSessionS
     public async ValueTask TouchAsync(string sessionId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var ms = at.ToUnixTimeMilliseconds();
+        using var writeLock = await WriteGateAsync(cancellationToken).ConfigureAwait(false);
         await Sessions.Where(s => s.SessionId == sessionId && s.EndedAt == null && s.LastActivityAt < ms)
             .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastActivityAt, ms), cancellationToken).ConfigureAwait(false);
     }
@@ -119,6 +123,7 @@ public sealed class EntityFrameworkSessionStore<TContext> : IAutoSignOutSessionS
     public async ValueTask<bool> TryEndAsync(string sessionId, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var ms = at.ToUnixTimeMilliseconds();
+        using var writeLock = await WriteGateAsync(cancellationToken).ConfigureAwait(false);
         return await Sessions.Where(s => s.SessionId == sessionId && s.EndedAt == null)
             .ExecuteUpdateAsync(u => u.SetProperty(s => s.EndedAt, ms), cancellationToken).ConfigureAwait(false) == 1;
     }
@@ -145,10 +150,18 @@ public sealed class EntityFrameworkSessionStore<TContext> : IAutoSignOutSessionS
     public async ValueTask<int> RemoveEndedAsync(DateTimeOffset endedBefore, CancellationToken cancellationToken)
     {
         var ms = endedBefore.ToUnixTimeMilliseconds();
+        using var writeLock = await WriteGateAsync(cancellationToken).ConfigureAwait(false);
         var ended = Sessions.Where(s => s.EndedAt != null && s.EndedAt < ms).Select(s => s.SessionId);
         await Clients.Where(c => ended.Contains(c.SessionId)).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
         return await Sessions.Where(s => s.EndedAt != null && s.EndedAt < ms).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Queues a write behind this process's other SQLite writers to the file, unless it runs inside a transaction (whose
+    /// owner, such as <see cref="EntityFrameworkRevocationWriter{TContext}"/>, queued already).
+    /// </summary>
+    private async ValueTask<IDisposable?> WriteGateAsync(CancellationToken cancellationToken) =>
+        _db.Database.CurrentTransaction is null ? await SqliteWriteGate.EnterAsync(_db, cancellationToken).ConfigureAwait(false) : null;
 
     private static AutoSignOutSessionClientEntry ToEntry(string sessionId, SessionClient client) =>
         new() { SessionId = sessionId, ClientId = client.ClientId, AuthorizationId = client.AuthorizationId ?? string.Empty };

@@ -44,7 +44,19 @@ internal sealed class AutoSignOutSessionService : IAutoSignOutSessionService
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        return _writer.RevokeAsync(
+        return EndActiveSessionAsync(sessionId, reason, cancellationToken);
+    }
+
+    private async Task<bool> EndActiveSessionAsync(string sessionId, string reason, CancellationToken cancellationToken)
+    {
+        // Several paths end the same session in one request (the cookie's sign-out, then the end-session endpoint): a
+        // read spares the later ones a write transaction that would find nothing to do.
+        if (await _sessions.FindAsync(sessionId, cancellationToken).ConfigureAwait(false) is not { IsActive: true })
+        {
+            return false;
+        }
+
+        return await _writer.RevokeAsync(
             async ct =>
             {
                 if (!await _sessions.TryEndAsync(sessionId, _time.GetUtcNow(), ct).ConfigureAwait(false)
@@ -57,7 +69,7 @@ internal sealed class AutoSignOutSessionService : IAutoSignOutSessionService
                 Ended(reason, 1);
                 return new RevocationOutcome<bool>(true, [new Revocation { Subject = session.Subject, SessionId = sessionId, Reason = reason }]);
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<int> SignOutEverywhereAsync(string subject, string reason = RevocationReasons.SignOutEverywhere, CancellationToken cancellationToken = default)
