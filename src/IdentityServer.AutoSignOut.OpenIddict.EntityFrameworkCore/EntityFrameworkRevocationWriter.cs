@@ -41,7 +41,7 @@ public sealed class EntityFrameworkRevocationWriter<TContext> : IAutoSignOutRevo
         // among them) instead of meeting SQLite's "busy", which its ADO.NET provider answers by sleeping 150 ms.
         using var writeLock = owned ? await SqliteWriteGate.EnterAsync(_db, cancellationToken).ConfigureAwait(false) : null;
         var transaction = owned ? await _db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
-        var stored = 0;
+        LogoutHandOver? handOver = null;
         try
         {
             RevocationOutcome<TResult> outcome;
@@ -56,9 +56,11 @@ public sealed class EntityFrameworkRevocationWriter<TContext> : IAutoSignOutRevo
 
                 if (notifications.Count > 0)
                 {
+                    // Leased to this instance before they are stored, handed over in memory after the commit; only when
+                    // this writer owns the transaction, as a caller's could still roll back after the dispatcher sent them.
+                    handOver = owned ? _server.PrepareHandOver(notifications) : null;
                     _db.AddLogoutNotifications(notifications);
                     await _db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-                    stored = notifications.Count;
                 }
             }
 
@@ -67,15 +69,20 @@ public sealed class EntityFrameworkRevocationWriter<TContext> : IAutoSignOutRevo
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            if (handOver is not null)
+            {
+                handOver.Complete();
+            }
+            else if (outcome.Revocations.Count > 0)
+            {
+                _signal.Notify();
+            }
+
             return outcome.Result;
-        }
-        catch
-        {
-            stored = 0;
-            throw;
         }
         finally
         {
+            handOver?.Dispose();
             foreach (var entry in _db.ChangeTracker.Entries<LogoutOutboxEntry>().ToList())
             {
                 entry.State = EntityState.Detached;
@@ -84,11 +91,6 @@ public sealed class EntityFrameworkRevocationWriter<TContext> : IAutoSignOutRevo
             if (transaction is not null)
             {
                 await transaction.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (stored > 0)
-            {
-                _signal.Notify();
             }
         }
     }

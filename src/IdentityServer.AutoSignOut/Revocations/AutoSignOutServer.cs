@@ -59,11 +59,24 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
             return 0;
         }
 
+        using var handOver = PrepareHandOver(notifications);
+
+        // Not cancellable once queued: the batch may already be on its way to the database, and a stored row must
+        // reach the dispatcher.
+        await _enqueue.AddAsync(notifications).ConfigureAwait(false);
+        handOver.Complete();
+        return notifications.Count;
+    }
+
+    public LogoutHandOver PrepareHandOver(IReadOnlyList<LogoutNotification> notifications)
+    {
+        ArgumentNullException.ThrowIfNull(notifications);
+
         // Rows this instance will deliver itself are stored already leased to it and handed to the dispatcher in
         // memory: the happy path costs one write before delivery and none to find the rows again. Should this
-        // process stop first, the lease runs out and any instance sharing the outbox delivers them.
-        var handOver = _signal.TryReserve(notifications.Count);
-        if (handOver)
+        // process stop first, the lease runs out (or the instance reclaims it at restart) and the rows are delivered.
+        var reserved = notifications.Count > 0 && _signal.TryReserve(notifications.Count);
+        if (reserved)
         {
             var leaseId = Guid.NewGuid();
             var options = _options.CurrentValue;
@@ -76,25 +89,20 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
             }
         }
 
-        try
-        {
-            // Not cancellable once queued: the batch may already be on its way to the database, and a stored row
-            // must reach the dispatcher.
-            await _enqueue.AddAsync(notifications).ConfigureAwait(false);
-        }
-        catch
-        {
-            if (handOver)
-            {
-                _signal.CancelReservation(notifications.Count);
-            }
+        return new LogoutHandOver(notifications, reserved, this);
+    }
 
-            throw;
+    /// <summary>The stored notifications go to the dispatcher: in memory when reserved, else through the outbox.</summary>
+    internal void CompleteHandOver(IReadOnlyList<LogoutNotification> notifications, bool reserved)
+    {
+        if (notifications.Count == 0)
+        {
+            return;
         }
 
         _telemetry.Enqueued.Add(notifications.Count);
-        _logger.NotificationsEnqueued(notifications.Count, revocation.Reason);
-        if (handOver)
+        _logger.NotificationsEnqueued(notifications.Count, notifications[0].Reason);
+        if (reserved)
         {
             _signal.HandOver(notifications);
         }
@@ -102,8 +110,15 @@ internal sealed class AutoSignOutServer : IAutoSignOutServer
         {
             _signal.Notify();
         }
+    }
 
-        return notifications.Count;
+    /// <summary>The notifications were not stored: their room in the dispatcher's memory is given back.</summary>
+    internal void CancelHandOver(IReadOnlyList<LogoutNotification> notifications, bool reserved)
+    {
+        if (reserved)
+        {
+            _signal.CancelReservation(notifications.Count);
+        }
     }
 
     public async Task<IReadOnlyList<LogoutNotification>> CreateNotificationsAsync(Revocation revocation, CancellationToken cancellationToken = default)

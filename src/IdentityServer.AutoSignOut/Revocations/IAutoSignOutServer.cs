@@ -35,4 +35,15 @@ public interface IAutoSignOutServer
     /// <param name="cancellationToken">Cancels the work.</param>
     /// <returns>The notifications, ready to store.</returns>
     Task<IReadOnlyList<LogoutNotification>> CreateNotificationsAsync(Revocation revocation, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Prepares notifications from <see cref="CreateNotificationsAsync"/> that a binding stores in a transaction it
+    /// owns: leases them to this instance's dispatcher when it has room, so that, after the commit,
+    /// <see cref="LogoutHandOver.Complete"/> hands them over in memory. Call it before adding them to the transaction;
+    /// dispose the result. Not for a transaction the caller does not commit itself: the dispatcher could deliver before
+    /// a rollback (call <see cref="ILogoutDispatchSignal.Notify"/> after the commit instead).
+    /// </summary>
+    /// <param name="notifications">The notifications about to be stored.</param>
+    /// <returns>The hand-over; call <see cref="LogoutHandOver.Complete"/> after the commit.</returns>
+    LogoutHandOver PrepareHandOver(IReadOnlyList<LogoutNotification> notifications);
 }
