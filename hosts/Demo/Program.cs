@@ -10,7 +10,7 @@ using Microsoft.Extensions.Hosting;
 var settings = DemoSettings.From(args);
 string[] logging = settings.Headless
     ? ["--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:AutoSignOut=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"]
-    : ["--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"];
+    : ["--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning", "--Logging:LogLevel:System.Net.Http.HttpClient=Warning"];
 
 using var stopping = new CancellationTokenSource();
 var exitCode = 0;
