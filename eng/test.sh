@@ -43,12 +43,12 @@ if [ -x eng/chromium.sh ]; then
 fi
 
 echo "== Duende.IdentityServer"
-# The Duende binding, its tests and host (AutoSignOut.Duende.slnx) need the Duende.IdentityServer package, which not
+# The Duende binding and its tests (AutoSignOut.Duende.slnx) need the Duende.IdentityServer package, which not
 # every NuGet source serves. Built and tested where it restores; otherwise skipped, with the reason on one line.
 duende=0
 if dotnet restore src/IdentityServer.AutoSignOut.Duende/AutoSignOut.IdentityServer.Duende.csproj >"$results/duende-restore.log" 2>&1; then
   duende=1
-  echo "Duende.IdentityServer restores: the Duende binding, its tests and host are built and tested (AutoSignOut.Duende.slnx)"
+  echo "Duende.IdentityServer restores: the Duende binding and its tests are built, packed and tested (AutoSignOut.Duende.slnx)"
 else
   why=$(grep -o -m 1 -E 'NU1[0-9]{3}[^[]*' "$results/duende-restore.log" | head -n 1 | sed 's/[[:space:]]*$//')
   echo "Duende binding skipped: Duende.IdentityServer does not restore from this machine's NuGet sources (${why:-see artifacts/test-results/duende-restore.log}); add a feed that serves it (README, \"Duende IdentityServer\")"
