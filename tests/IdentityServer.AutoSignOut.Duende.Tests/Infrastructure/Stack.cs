@@ -1,0 +1,44 @@
+using AutoSignOut.ClientApp;
+using Microsoft.AspNetCore.Builder;
+
+namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
+
+/// <summary>Duende IdentityServer and the real hosts/ClientApp pointed at it, both on Kestrel at 127.0.0.1.</summary>
+internal sealed class Stack : IAsyncDisposable
+{
+    private readonly WebApplication _client;
+
+    private Stack(TestIdentityServer idp, WebApplication client, string clientAddress)
+    {
+        Idp = idp;
+        _client = client;
+        ClientAddress = clientAddress;
+    }
+
+    public TestIdentityServer Idp { get; }
+
+    public string ClientAddress { get; }
+
+    public static async Task<Stack> StartAsync(bool withPlugin = true)
+    {
+        var clientAddress = $"http://127.0.0.1:{TestIdentityServer.FreePort()}";
+        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin);
+        var client = ClientAppHost.Create(
+            [
+                $"--urls={clientAddress}", "--environment=Development", $"--Oidc:Authority={idp.Address}", "--Oidc:RequireHttpsMetadata=false",
+                "--ClientApp:LocalSignIn=false", "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:AutoSignOut={(Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_DEBUG") == "1" ? "Debug" : "Warning")}",
+            ],
+            _ => { });
+        await client.StartAsync();
+        return new Stack(idp, client, clientAddress);
+    }
+
+    public TestUser NewUser(string name) => new(this, $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)]);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.StopAsync();
+        await _client.DisposeAsync();
+        await Idp.DisposeAsync();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Duende.IdentityServer;
+using Duende.IdentityServer.EntityFramework.DbContexts;
+using Duende.IdentityServer.Models;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
+
+namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
+
+/// <summary>
+/// Duende IdentityServer for the binding's tests, on Kestrel at 127.0.0.1: sign-in by user name at <c>/login</c> (a
+/// test stand-in for a password form), a logout page at <c>/logout</c>, code flow with PKCE, refresh tokens,
+/// server-side sessions, Duende's EF operational store on a SQLite file, and (unless <c>withPlugin</c> is false, to
+/// measure Duende's built-in back-channel logout) the binding with its outbox and jti index in the same database.
+/// </summary>
+internal sealed class TestIdentityServer : IAsyncDisposable
+{
+    public const string ClientId = "client-app";
+    public const string InvalidClientId = "bad-uri-app";
+
+    private readonly WebApplication _app;
+    private readonly string _databasePath;
+
+    private TestIdentityServer(WebApplication app, string address, string databasePath)
+    {
+        _app = app;
+        Address = address;
+        _databasePath = databasePath;
+    }
+
+    /// <summary>The IdP's base address, which is also its issuer.</summary>
+    public string Address { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public string ConnectionString => $"Data Source={_databasePath}";
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static async Task<TestIdentityServer> StartAsync(string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null)
+    {
+        var address = $"http://127.0.0.1:{FreePort()}";
+        var databasePath = Path.Combine(Path.GetTempPath(), $"autosignout-duende-{Guid.NewGuid():N}.db");
+        var connectionString = $"Data Source={databasePath}";
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        builder.WebHost.UseUrls(address);
+        builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Trace).AddConsole().AddFilter(static (category, level) =>
+            (level >= LogLevel.Warning && category?.StartsWith("Duende", StringComparison.Ordinal) != true) || level >= LogLevel.Error
+            || (Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_DEBUG") == "1" && category?.StartsWith("AutoSignOut", StringComparison.Ordinal) == true));
+
+        var identityServer = builder.Services.AddIdentityServer(o =>
+            {
+                o.KeyManagement.Enabled = false;
+                o.ServerSideSessions.RemoveExpiredSessionsFrequency = TimeSpan.FromSeconds(1);
+                o.ServerSideSessions.ExpiredSessionsTriggerBackchannelLogout = true;
+            })
+            .AddSigningCredential(new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" }, SecurityAlgorithms.RsaSha256)
+            .AddInMemoryIdentityResources([new IdentityResources.OpenId(), new IdentityResources.Profile()])
+            .AddInMemoryApiScopes([new ApiScope("chat")])
+            .AddInMemoryApiResources([new ApiResource(ClientId) { Scopes = { "chat" } }])
+            .AddInMemoryClients([Client(ClientId, clientAppAddress, clientAppAddress + "/signout-backchannel"), Client(InvalidClientId, "http://127.0.0.1:1", "not an absolute uri"), .. extraClients ?? []])
+            .AddServerSideSessions()
+            .AddOperationalStore(o =>
+            {
+                o.ConfigureDbContext = db => db.UseSqlite(connectionString);
+                o.EnableTokenCleanup = false;
+            });
+        if (withPlugin)
+        {
+            builder.Services.AddAutoSignOutServer(o =>
+            {
+                o.InitialRetryDelay = TimeSpan.FromMilliseconds(500);
+                o.ImmediateRetryDelay = TimeSpan.FromMilliseconds(50);
+                o.PollInterval = TimeSpan.FromMilliseconds(500);
+            });
+            // The outbox and the jti index in the operational store's database.
+            builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(connectionString));
+            builder.Services.AddAutoSignOutEntityFrameworkTokenIndex();
+            identityServer.AddAutoSignOut();
+        }
+
+        var app = builder.Build();
+        app.UseIdentityServer();
+
+        // Test stand-in for a sign-in form: whoever asks is signed in.
+        app.MapGet("/login", async (HttpContext http, string user, string returnUrl) =>
+        {
+            await http.SignInAsync(new IdentityServerUser(user) { DisplayName = user });
+            return Results.LocalRedirect(returnUrl);
+        });
+        // The logout page: what a Duende host's page does once the user confirms.
+        app.MapGet("/logout", async (HttpContext http) =>
+        {
+            await http.SignOutAsync(IdentityServerConstants.DefaultCookieAuthenticationScheme);
+            return Results.Text("signed out");
+        });
+        app.MapGet("/", () => "IdP");
+
+        if (withPlugin)
+        {
+            await app.Services.MigrateAutoSignOutOutboxAsync();
+        }
+
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<PersistedGrantDbContext>();
+            // The database may exist already (the outbox's migration made it): create Duende's tables beside it.
+            await db.GetService<IRelationalDatabaseCreator>().CreateTablesAsync();
+        }
+
+        await app.StartAsync();
+        return new TestIdentityServer(app, address, databasePath);
+    }
+
+    public static Client Client(string clientId, string address, string? backChannelLogoutUri) => new()
+    {
+        ClientId = clientId,
+        RequireClientSecret = false,
+        RequirePkce = true,
+        AllowedGrantTypes = GrantTypes.Code,
+        RedirectUris = { address + "/signin-oidc" },
+        PostLogoutRedirectUris = { address + "/signout-callback-oidc" },
+        AllowedScopes = { "openid", "profile", "chat" },
+        AllowOfflineAccess = true,
+        RefreshTokenUsage = TokenUsage.OneTimeOnly,
+        BackChannelLogoutUri = backChannelLogoutUri,
+        BackChannelLogoutSessionRequired = true,
+        CoordinateLifetimeWithUserSession = true,
+    };
+
+    /// <summary>Runs <paramref name="work"/> in a new DI scope of the IdP, as admin code would.</summary>
+    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> work)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        return await work(scope.ServiceProvider);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in (string[])["", "-wal", "-shm"])
+        {
+            File.Delete(_databasePath + suffix);
+        }
+    }
+}
