@@ -98,7 +98,7 @@ public sealed class ClientAppOpenIdTests
         await Assertions.Expect(page.GetByTestId("ticks")).Not.ToHaveTextAsync("0");
 
         // A standard provider's logout token: no reason. The page still says where the session ended.
-        var landed = page.WaitForURLAsync("**/signed-out?source=backchannel_logout", new() { Timeout = 5_000, WaitUntil = WaitUntilState.Commit });
+        var landed = page.WaitForURLAsync("**/signed-out?source=backchannel_logout", new() { Timeout = 15_000, WaitUntil = WaitUntilState.Commit });
         var logoutToken = op.Sign(
             new JsonObject
             {

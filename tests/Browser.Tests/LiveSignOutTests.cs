@@ -261,7 +261,7 @@ public sealed class LiveSignOutTests
         await page.WaitForFunctionAsync("() => window.Blazor !== undefined", null, new() { Timeout = 10_000 });
 
     private static Task WaitForSignedOutAsync(IPage page, string reason) =>
-        page.WaitForURLAsync($"**/signed-out?reason={reason}*", new() { Timeout = 5_000, WaitUntil = WaitUntilState.Commit });
+        page.WaitForURLAsync($"**/signed-out?reason={reason}*", new() { Timeout = 15_000, WaitUntil = WaitUntilState.Commit });
 
     private static async Task AssertTickingAsync(IPage page)
     {
