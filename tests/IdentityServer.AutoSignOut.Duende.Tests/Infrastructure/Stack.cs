@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Builder;
 namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
 
 /// <summary>Duende IdentityServer and the real hosts/ClientApp pointed at it, both on Kestrel at 127.0.0.1.</summary>
-internal sealed class Stack : IAsyncDisposable
+internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
 {
     private readonly WebApplication _client;
 
@@ -33,7 +33,15 @@ internal sealed class Stack : IAsyncDisposable
         return new Stack(idp, client, clientAddress);
     }
 
-    public TestUser NewUser(string name) => new(this, $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)]);
+    public string IdpAddress => Idp.Address;
+
+    public string ClientId => TestIdentityServer.ClientId;
+
+    public string CodeFlowScopes => "openid profile offline_access chat";
+
+    public string LogoutPath => "/logout";
+
+    public TestUser NewUser(string name) => TestUser.Create(this, name);
 
     public async ValueTask DisposeAsync()
     {

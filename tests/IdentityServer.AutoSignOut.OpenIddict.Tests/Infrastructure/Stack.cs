@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace AutoSignOut.IdentityServer.OpenIddict.Tests.Infrastructure;
 
 /// <summary>The IdP and the real hosts/ClientApp pointed at it, both on Kestrel at 127.0.0.1.</summary>
-internal sealed class Stack : IAsyncDisposable
+internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
 {
     private readonly WebApplication _client;
 
@@ -36,7 +36,15 @@ internal sealed class Stack : IAsyncDisposable
         return new Stack(idp, client, clientAddress);
     }
 
-    public TestUser NewUser(string name) => new(this, $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)]);
+    public string IdpAddress => Idp.Address;
+
+    public string ClientId => TestIdentityProvider.ClientId;
+
+    public string CodeFlowScopes => "openid profile offline_access";
+
+    public string LogoutPath => "/connect/logout";
+
+    public TestUser NewUser(string name) => TestUser.Create(this, name);
 
     public async ValueTask DisposeAsync()
     {

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
+namespace AutoSignOut.Testing.IdentityProviders;
 
 /// <summary>
 /// A user with a browser-like cookie jar: signs in at the IdP, then to the client app through the real OIDC code flow
@@ -19,10 +19,10 @@ namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
 /// </summary>
 internal sealed partial class TestUser : IDisposable
 {
-    private readonly Stack _stack;
+    private readonly IIdentityProviderStack _stack;
     private readonly HttpClient _http;
 
-    public TestUser(Stack stack, string name)
+    public TestUser(IIdentityProviderStack stack, string name)
     {
         _stack = stack;
         Name = name;
@@ -36,10 +36,13 @@ internal sealed partial class TestUser : IDisposable
 
     public TokenSet? Tokens { get; private set; }
 
+    /// <summary>A user whose name is <paramref name="name"/> with a unique suffix.</summary>
+    public static TestUser Create(IIdentityProviderStack stack, string name) => new(stack, $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)]);
+
     /// <summary>Signs in at the IdP, then to the client app (code flow), and gets its own tokens for the client.</summary>
     public async Task SignInAsync()
     {
-        await FollowAsync(new Uri($"{_stack.Idp.Address}/login?user={Uri.EscapeDataString(Name)}&returnUrl=%2F"));
+        await FollowAsync(new Uri($"{_stack.IdpAddress}/login?user={Uri.EscapeDataString(Name)}&returnUrl=%2F"));
         var landed = await FollowAsync(new Uri($"{_stack.ClientAddress}/account/sign-in-oidc?returnUrl=%2Flive"));
         Assert.AreEqual($"{_stack.ClientAddress}/live", landed.GetLeftPart(UriPartial.Path), "the code flow should land on the live page");
         Tokens = await GetTokensAsync();
@@ -51,8 +54,8 @@ internal sealed partial class TestUser : IDisposable
         var verifier = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
         var challenge = WebEncoders.Base64UrlEncode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
         var redirect = $"{_stack.ClientAddress}/signin-oidc";
-        var authorize = $"{_stack.Idp.Address}/connect/authorize?client_id={TestIdentityServer.ClientId}&response_type=code&response_mode=query" +
-            $"&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid%20profile%20offline_access%20chat&code_challenge={challenge}&code_challenge_method=S256&state=s&nonce=n";
+        var authorize = $"{_stack.IdpAddress}/connect/authorize?client_id={_stack.ClientId}&response_type=code&response_mode=query" +
+            $"&redirect_uri={Uri.EscapeDataString(redirect)}&scope={Uri.EscapeDataString(_stack.CodeFlowScopes)}&code_challenge={challenge}&code_challenge_method=S256&state=s&nonce=n";
         using var response = await _http.GetAsync(authorize);
         Assert.AreEqual(HttpStatusCode.Redirect, response.StatusCode, await response.Content.ReadAsStringAsync());
         var code = QueryHelpers.ParseQuery(response.Headers.Location!.Query)["code"].ToString();
@@ -62,7 +65,7 @@ internal sealed partial class TestUser : IDisposable
             ["grant_type"] = "authorization_code",
             ["code"] = code,
             ["redirect_uri"] = redirect,
-            ["client_id"] = TestIdentityServer.ClientId,
+            ["client_id"] = _stack.ClientId,
             ["code_verifier"] = verifier,
         });
     }
@@ -73,37 +76,38 @@ internal sealed partial class TestUser : IDisposable
         {
             ["grant_type"] = "refresh_token",
             ["refresh_token"] = Tokens!.RefreshToken,
-            ["client_id"] = TestIdentityServer.ClientId,
+            ["client_id"] = _stack.ClientId,
         });
         return Tokens;
     }
 
     public async Task<HttpResponseMessage> TryRefreshAsync(string refreshToken) =>
-        await _http.PostAsync($"{_stack.Idp.Address}/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        await _http.PostAsync($"{_stack.IdpAddress}/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "refresh_token",
             ["refresh_token"] = refreshToken,
-            ["client_id"] = TestIdentityServer.ClientId,
+            ["client_id"] = _stack.ClientId,
         }));
 
     public async Task<HttpStatusCode> RevokeAtEndpointAsync(string token, string hint = "refresh_token")
     {
-        using var response = await _http.PostAsync($"{_stack.Idp.Address}/connect/revocation", new FormUrlEncodedContent(new Dictionary<string, string>
+        using var response = await _http.PostAsync($"{_stack.IdpAddress}/connect/revocation", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["token"] = token,
             ["token_type_hint"] = hint,
-            ["client_id"] = TestIdentityServer.ClientId,
+            ["client_id"] = _stack.ClientId,
         }));
         return response.StatusCode;
     }
 
-    /// <summary>Logs out at the IdP's logout page (the IdP cookie present); returns how long the page took to answer.</summary>
-    public async Task<TimeSpan> LogOutAtIdpAsync()
+    /// <summary>Logs out at the IdP's end-session endpoint (RP-initiated logout, the IdP cookie present).</summary>
+    public async Task<TimeSpan> LogOutAtIdpAsync(string? idTokenHint = null)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var response = await _http.GetAsync($"{_stack.Idp.Address}/logout");
+        var url = $"{_stack.IdpAddress}{_stack.LogoutPath}" + (idTokenHint is null ? string.Empty : $"?id_token_hint={idTokenHint}");
+        using var response = await _http.GetAsync(url);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, "the logout page answers");
+        Assert.IsTrue(response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.OK, $"logout answered {(int)response.StatusCode}");
         return elapsed;
     }
 
@@ -111,10 +115,16 @@ internal sealed partial class TestUser : IDisposable
     public async Task<bool> IdpCookieAcceptedAsync()
     {
         var redirect = $"{_stack.ClientAddress}/signin-oidc";
-        var authorize = $"{_stack.Idp.Address}/connect/authorize?client_id={TestIdentityServer.ClientId}&response_type=code&response_mode=query" +
+        var authorize = $"{_stack.IdpAddress}/connect/authorize?client_id={_stack.ClientId}&response_type=code&response_mode=query" +
             $"&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid&code_challenge=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&code_challenge_method=S256&state=s";
         using var response = await _http.GetAsync(authorize);
         return response.Headers.Location?.OriginalString.StartsWith(redirect, StringComparison.Ordinal) == true;
+    }
+
+    public async Task ReissueIdpCookieAsync()
+    {
+        using var response = await _http.PostAsync($"{_stack.IdpAddress}/reissue-cookie", content: null);
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
     }
 
     public Task<LiveConnection> ConnectWithCookieAsync() => LiveConnection.StartAsync(_stack.ClientAddress, o => o.Cookies = Cookies);
@@ -135,7 +145,7 @@ internal sealed partial class TestUser : IDisposable
 
     private async Task<TokenSet> TokenRequestAsync(Dictionary<string, string> form)
     {
-        using var response = await _http.PostAsync($"{_stack.Idp.Address}/connect/token", new FormUrlEncodedContent(form));
+        using var response = await _http.PostAsync($"{_stack.IdpAddress}/connect/token", new FormUrlEncodedContent(form));
         var body = await response.Content.ReadAsStringAsync();
         Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, body);
         var json = JsonDocument.Parse(body).RootElement;
@@ -167,7 +177,7 @@ internal sealed partial class TestUser : IDisposable
             var body = await response.Content.ReadAsStringAsync();
             Assert.IsTrue(response.IsSuccessStatusCode, $"{(int)response.StatusCode} at {url}: {body}");
             // Only the IdP answers with a self-posting form (response_mode=form_post); the client's pages have forms of their own.
-            if (url.GetLeftPart(UriPartial.Authority) == _stack.Idp.Address && FormAction().Match(body) is { Success: true } form)
+            if (url.GetLeftPart(UriPartial.Authority) == _stack.IdpAddress && FormAction().Match(body) is { Success: true } form)
             {
                 url = new Uri(WebUtility.HtmlDecode(form.Groups[1].Value));
                 post = new FormUrlEncodedContent(HiddenInput().Matches(body).ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => WebUtility.HtmlDecode(m.Groups[2].Value)));
@@ -180,7 +190,7 @@ internal sealed partial class TestUser : IDisposable
         throw new AssertFailedException("too many redirects");
     }
 
-    // Duende writes its form_post page with single quotes.
+    // OpenIddict writes its form_post page with double quotes, Duende with single ones.
     [GeneratedRegex("<form[^>]*method=['\"]post['\"][^>]*action=['\"]([^'\"]+)['\"]", RegexOptions.IgnoreCase)]
     private static partial Regex FormAction();
 

@@ -1,4 +1,4 @@
-namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
+namespace AutoSignOut.Testing.IdentityProviders;
 
 /// <summary>A signed-in user with two live hub connections to the client app: one with the cookie, one with a bearer token.</summary>
 internal sealed class LiveUser : IAsyncDisposable
@@ -18,9 +18,9 @@ internal sealed class LiveUser : IAsyncDisposable
 
     public LiveConnection Bearer { get; }
 
-    public static async Task<LiveUser> StartAsync(Stack stack, string name, string? exactName = null)
+    public static async Task<LiveUser> StartAsync(IIdentityProviderStack stack, string name, string? exactName = null)
     {
-        var user = exactName is null ? stack.NewUser(name) : new TestUser(stack, exactName);
+        var user = exactName is null ? TestUser.Create(stack, name) : new TestUser(stack, exactName);
         await user.SignInAsync();
         return new LiveUser(user, await user.ConnectWithCookieAsync(), await user.ConnectWithBearerAsync());
     }
