@@ -30,10 +30,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.AddLogoutNotifications(notifications);
-        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-        {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await SqliteWriteGate.RunAsync(db, ct => db.SaveChangesAsync(ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -67,9 +64,9 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
                 .Take(maxCount);
             // The lease condition is repeated on the updated row itself: a competing instance that locked the row
             // first leaves it leased, the re-check fails, and this instance skips it.
-            using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-            {
-                taken = await rows
+            taken = await SqliteWriteGate.RunAsync(
+                db,
+                ct => rows
                     .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
                     .ExecuteUpdateAsync(
                         s => s.SetProperty(e => e.LeaseId, leaseId)
@@ -77,9 +74,8 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
                             .SetProperty(e => e.LeaseOwner, owner)
                             // A row whose earlier lease ran out may have had its token sent: the redelivery mints anew.
                             .SetProperty(e => e.LogoutToken, e => e.LeaseId == null ? e.LogoutToken : null),
-                        cancellationToken)
-                    .ConfigureAwait(false);
-            }
+                        ct),
+                cancellationToken).ConfigureAwait(false);
         }
 
         if (taken == 0)
@@ -140,12 +136,12 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var ids = notifications.Select(n => n.Id).ToArray();
         var leases = notifications.Where(n => n.LeaseId is not null).Select(n => n.LeaseId).Distinct().ToArray();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-        {
-            await db.Set<LogoutOutboxEntry>()
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
                 .Where(e => ids.Contains(e.Id) && leases.Contains(e.LeaseId))
-                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
-        }
+                .ExecuteDeleteAsync(ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -157,21 +153,23 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var token = notification.LogoutToken;
         var tokenExpires = notification.LogoutTokenExpiresAt?.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
-        await db.Set<LogoutOutboxEntry>()
-            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(e => e.Attempts, notification.Attempts)
-                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
-                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
-                    .SetProperty(e => e.NextAttemptAt, next)
-                    .SetProperty(e => e.LastError, error)
-                    .SetProperty(e => e.LogoutToken, token)
-                    .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
-                    .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
-                    .SetProperty(e => e.LeaseOwner, (string?)null),
-                cancellationToken).ConfigureAwait(false);
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
+                .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+                .ExecuteUpdateAsync(
+                    s => s.SetProperty(e => e.Attempts, notification.Attempts)
+                        .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                        .SetProperty(e => e.TokenRejections, notification.TokenRejections)
+                        .SetProperty(e => e.NextAttemptAt, next)
+                        .SetProperty(e => e.LastError, error)
+                        .SetProperty(e => e.LogoutToken, token)
+                        .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
+                        .SetProperty(e => e.LeaseId, (Guid?)null)
+                        .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                        .SetProperty(e => e.LeaseOwner, (string?)null),
+                    ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -187,7 +185,11 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         // circuit lets a probe through): one UPDATE per set of values, all in one transaction, instead of one per row.
         var groups = notifications.GroupBy(n => (n.Attempts, n.FailedDispatches, n.TokenRejections, n.NextAttemptAt, n.LastError, n.LogoutToken, n.LogoutTokenExpiresAt));
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
+        await SqliteWriteGate.RunAsync(db, ct => WriteGroupsAsync(db, groups, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WriteGroupsAsync(DbContext db, IEnumerable<IGrouping<(int, int, int, DateTimeOffset, string?, string?, DateTimeOffset?), LogoutNotification>> groups, CancellationToken cancellationToken)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         foreach (var group in groups)
         {
@@ -241,14 +243,12 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
                 .OrderBy(e => e.NextAttemptAt)
                 .Select(e => e.Id)
                 .Take(PostponeBatch);
-            int postponed;
-            using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-            {
-                postponed = await rows
+            var postponed = await SqliteWriteGate.RunAsync(
+                db,
+                ct => rows
                     .Where(e => batch.Contains(e.Id) && e.State == Pending && e.NextAttemptAt < untilMs && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
-                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.NextAttemptAt, untilMs), cancellationToken)
-                    .ConfigureAwait(false);
-            }
+                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.NextAttemptAt, untilMs), ct),
+                cancellationToken).ConfigureAwait(false);
 
             total += postponed;
             if (postponed < PostponeBatch)
@@ -265,21 +265,23 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
         var at = notification.NextAttemptAt.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
-        await db.Set<LogoutOutboxEntry>()
-            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(e => e.State, DeadLettered)
-                    .SetProperty(e => e.Attempts, notification.Attempts)
-                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
-                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
-                    .SetProperty(e => e.NextAttemptAt, at)
-                    .SetProperty(e => e.LastError, error)
-                    .SetProperty(e => e.LogoutToken, (string?)null)
-                    .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
-                    .SetProperty(e => e.LeaseOwner, (string?)null),
-                cancellationToken).ConfigureAwait(false);
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
+                .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+                .ExecuteUpdateAsync(
+                    s => s.SetProperty(e => e.State, DeadLettered)
+                        .SetProperty(e => e.Attempts, notification.Attempts)
+                        .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                        .SetProperty(e => e.TokenRejections, notification.TokenRejections)
+                        .SetProperty(e => e.NextAttemptAt, at)
+                        .SetProperty(e => e.LastError, error)
+                        .SetProperty(e => e.LogoutToken, (string?)null)
+                        .SetProperty(e => e.LeaseId, (Guid?)null)
+                        .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                        .SetProperty(e => e.LeaseOwner, (string?)null),
+                    ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
