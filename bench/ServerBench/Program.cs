@@ -32,6 +32,9 @@ var callers = ArgInt("--callers", 64);
 var repeat = ArgInt("--repeat", 1);
 var only = ArgString("--only");
 var extras = !args.Contains("--no-extras");
+// --extras-only skips the throughput table; --extra dead,call,limp picks which of the extra measurements run.
+var rows = !args.Contains("--extras-only");
+var extraNames = (ArgString("--extra") ?? "call,dead,limp").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 var revocationCalls = ArgInt("--revocation-calls", 2000);
 var deadBacklog = ArgInt("--dead-backlog", 10_000);
 var limpingBacklog = ArgInt("--limping-backlog", 200);
@@ -57,7 +60,7 @@ for (var i = 0; i < Receivers; i++)
 }
 
 var results = new List<(string Db, double Signs, double PerSecond, double P50, double P99, double Max)>();
-for (var round = 1; round <= repeat; round++)
+for (var round = 1; rows && round <= repeat; round++)
 {
     if (repeat > 1)
     {
@@ -106,13 +109,28 @@ if (extras)
         }
 
         var db = name.StartsWith("SQLite", StringComparison.Ordinal) ? "SQLite (WAL)" : name;
-        var call = await MeasureRevocationCallAsync(use);
-        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | revocation call, {RevocationCallers} concurrent callers, {Receivers} clients per call, {revocationCalls} calls after 400 warm-up | p50 {call.P50:F2} ms, p99 {call.P99:F2} ms, max {call.Max:F2} ms |"));
-        var dead = await MeasureDeadClientAsync(use);
-        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | healthy client's enqueue->delivered, same engine, before the dead client's backlog | p50 {dead.Before.P50:F2} ms, p99 {dead.Before.P99:F2} ms, max {dead.Before.Max:F2} ms |"));
-        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | ... beside a dead client (connection refused) holding {dead.Pending} pending rows | p50 {dead.After.P50:F2} ms, p99 {dead.After.P99:F2} ms, max {dead.After.Max:F2} ms; p99 ratio {dead.After.P99 / dead.Before.P99:F2}x |"));
-        var limping = await MeasureLimpingDrainAsync(use);
-        extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | drain of {limpingBacklog} sign-outs to a limping client (500, 500, then 200 for each session) | {limping.Seconds:F1} s, {limping.Requests} requests |"));
+        for (var round = 1; round <= (rows ? 1 : repeat); round++)
+        {
+            if (extraNames.Contains("call"))
+            {
+                var call = await MeasureRevocationCallAsync(use);
+                extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | revocation call, {RevocationCallers} concurrent callers, {Receivers} clients per call, {revocationCalls} calls after 400 warm-up | p50 {call.P50:F2} ms, p99 {call.P99:F2} ms, max {call.Max:F2} ms |"));
+            }
+
+            if (extraNames.Contains("dead"))
+            {
+                var dead = await MeasureDeadClientAsync(use);
+                extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | healthy client's enqueue->delivered, same engine, before the dead client's backlog | p50 {dead.Before.P50:F2} ms, p99 {dead.Before.P99:F2} ms, max {dead.Before.Max:F2} ms |"));
+                extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | ... beside a dead client (connection refused) holding {dead.Pending} pending rows | p50 {dead.After.P50:F2} ms, p99 {dead.After.P99:F2} ms, max {dead.After.Max:F2} ms; p99 ratio {dead.After.P99 / dead.Before.P99:F2}x |"));
+            }
+
+            if (extraNames.Contains("limp"))
+            {
+                var limping = await MeasureLimpingDrainAsync(use);
+                extraRows.Add(string.Create(CultureInfo.InvariantCulture, $"| {db} | drain of {limpingBacklog} sign-outs to a limping client (500, 500, then 200 for each session) | {limping.Seconds:F1} s, {limping.Requests} requests |"));
+            }
+        }
+
         await cleanup();
     }
 }

@@ -15,6 +15,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     private const int Pending = (int)LogoutNotificationState.Pending;
     private const int DeadLettered = (int)LogoutNotificationState.DeadLettered;
     private const string NpgsqlProvider = "Npgsql.EntityFrameworkCore.PostgreSQL";
+    private const int PostponeBatch = 1000;
 
     private string? _postgresLeaseSql;
 
@@ -29,10 +30,7 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
     {
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
         db.AddLogoutNotifications(notifications);
-        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-        {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await SqliteWriteGate.RunAsync(db, ct => db.SaveChangesAsync(ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -66,9 +64,9 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
                 .Take(maxCount);
             // The lease condition is repeated on the updated row itself: a competing instance that locked the row
             // first leaves it leased, the re-check fails, and this instance skips it.
-            using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-            {
-                taken = await rows
+            taken = await SqliteWriteGate.RunAsync(
+                db,
+                ct => rows
                     .Where(e => due.Contains(e.Id) && e.State == Pending && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
                     .ExecuteUpdateAsync(
                         s => s.SetProperty(e => e.LeaseId, leaseId)
@@ -76,9 +74,8 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
                             .SetProperty(e => e.LeaseOwner, owner)
                             // A row whose earlier lease ran out may have had its token sent: the redelivery mints anew.
                             .SetProperty(e => e.LogoutToken, e => e.LeaseId == null ? e.LogoutToken : null),
-                        cancellationToken)
-                    .ConfigureAwait(false);
-            }
+                        ct),
+                cancellationToken).ConfigureAwait(false);
         }
 
         if (taken == 0)
@@ -139,12 +136,12 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var ids = notifications.Select(n => n.Id).ToArray();
         var leases = notifications.Where(n => n.LeaseId is not null).Select(n => n.LeaseId).Distinct().ToArray();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using (await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false))
-        {
-            await db.Set<LogoutOutboxEntry>()
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
                 .Where(e => ids.Contains(e.Id) && leases.Contains(e.LeaseId))
-                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
-        }
+                .ExecuteDeleteAsync(ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -156,21 +153,109 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var token = notification.LogoutToken;
         var tokenExpires = notification.LogoutTokenExpiresAt?.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
-        await db.Set<LogoutOutboxEntry>()
-            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(e => e.Attempts, notification.Attempts)
-                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
-                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
-                    .SetProperty(e => e.NextAttemptAt, next)
-                    .SetProperty(e => e.LastError, error)
-                    .SetProperty(e => e.LogoutToken, token)
-                    .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
-                    .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
-                    .SetProperty(e => e.LeaseOwner, (string?)null),
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
+                .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+                .ExecuteUpdateAsync(
+                    s => s.SetProperty(e => e.Attempts, notification.Attempts)
+                        .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                        .SetProperty(e => e.TokenRejections, notification.TokenRejections)
+                        .SetProperty(e => e.NextAttemptAt, next)
+                        .SetProperty(e => e.LastError, error)
+                        .SetProperty(e => e.LogoutToken, token)
+                        .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
+                        .SetProperty(e => e.LeaseId, (Guid?)null)
+                        .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                        .SetProperty(e => e.LeaseOwner, (string?)null),
+                    ct),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask RescheduleAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notifications);
+        if (notifications.Count == 0)
+        {
+            return;
+        }
+
+        // Rows given back together mostly carry the same values (the engine defers an endpoint's rows to the time its
+        // circuit lets a probe through): one UPDATE per set of values, all in one transaction, instead of one per row.
+        var groups = notifications.GroupBy(n => (n.Attempts, n.FailedDispatches, n.TokenRejections, n.NextAttemptAt, n.LastError, n.LogoutToken, n.LogoutTokenExpiresAt));
+        await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+        await SqliteWriteGate.RunAsync(db, ct => WriteGroupsAsync(db, groups, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WriteGroupsAsync(DbContext db, IEnumerable<IGrouping<(int, int, int, DateTimeOffset, string?, string?, DateTimeOffset?), LogoutNotification>> groups, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var group in groups)
+        {
+            var (attempts, failed, rejections, nextAt, lastError, token, tokenExpiresAt) = group.Key;
+            var next = nextAt.ToUnixTimeMilliseconds();
+            var error = LogoutOutboxEntryMapper.Truncate(lastError, 1000);
+            var tokenExpires = tokenExpiresAt?.ToUnixTimeMilliseconds();
+            foreach (var chunk in group.Chunk(500))
+            {
+                // Lease ids are fresh per lease and known only to their holder, so "id in ours and lease in ours"
+                // updates exactly the rows this instance still holds.
+                var ids = chunk.Select(n => n.Id).ToArray();
+                var leases = chunk.Select(n => n.LeaseId).Distinct().ToArray();
+                await db.Set<LogoutOutboxEntry>()
+                    .Where(e => ids.Contains(e.Id) && leases.Contains(e.LeaseId))
+                    .ExecuteUpdateAsync(
+                        s => s.SetProperty(e => e.Attempts, attempts)
+                            .SetProperty(e => e.FailedDispatches, failed)
+                            .SetProperty(e => e.TokenRejections, rejections)
+                            .SetProperty(e => e.NextAttemptAt, next)
+                            .SetProperty(e => e.LastError, error)
+                            .SetProperty(e => e.LogoutToken, token)
+                            .SetProperty(e => e.LogoutTokenExpiresAt, tokenExpires)
+                            .SetProperty(e => e.LeaseId, (Guid?)null)
+                            .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                            .SetProperty(e => e.LeaseOwner, (string?)null),
+                        cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<int> PostponeEndpointAsync(Uri endpoint, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var address = endpoint.AbsoluteUri;
+        var untilMs = until.ToUnixTimeMilliseconds();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var total = 0;
+        while (true)
+        {
+            // In batches through the (State, NextAttemptAt) index, the write lock let go between them, so that a
+            // dead client's backlog of thousands does not hold up the healthy clients' writes; a postponed row is due
+            // at "until" and drops out of the next batch's range.
+            await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
+            var rows = db.Set<LogoutOutboxEntry>();
+            var batch = rows
+                .Where(e => e.State == Pending && e.NextAttemptAt < untilMs && e.Endpoint == address && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+                .OrderBy(e => e.NextAttemptAt)
+                .Select(e => e.Id)
+                .Take(PostponeBatch);
+            var postponed = await SqliteWriteGate.RunAsync(
+                db,
+                ct => rows
+                    .Where(e => batch.Contains(e.Id) && e.State == Pending && e.NextAttemptAt < untilMs && (e.LeaseExpiresAt == null || e.LeaseExpiresAt <= nowMs))
+                    .ExecuteUpdateAsync(s => s.SetProperty(e => e.NextAttemptAt, untilMs), ct),
                 cancellationToken).ConfigureAwait(false);
+
+            total += postponed;
+            if (postponed < PostponeBatch)
+            {
+                return total;
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -180,21 +265,23 @@ public sealed class EntityFrameworkLogoutOutbox<TContext> : ILogoutOutbox
         var error = LogoutOutboxEntryMapper.Truncate(notification.LastError, 1000);
         var at = notification.NextAttemptAt.ToUnixTimeMilliseconds();
         await using var db = await _contexts.CreateDbContextAsync(cancellationToken).ConfigureAwait(false);
-        using var writeLock = await SqliteWriteGate.EnterAsync(db, cancellationToken).ConfigureAwait(false);
-        await db.Set<LogoutOutboxEntry>()
-            .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
-            .ExecuteUpdateAsync(
-                s => s.SetProperty(e => e.State, DeadLettered)
-                    .SetProperty(e => e.Attempts, notification.Attempts)
-                    .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
-                    .SetProperty(e => e.TokenRejections, notification.TokenRejections)
-                    .SetProperty(e => e.NextAttemptAt, at)
-                    .SetProperty(e => e.LastError, error)
-                    .SetProperty(e => e.LogoutToken, (string?)null)
-                    .SetProperty(e => e.LeaseId, (Guid?)null)
-                    .SetProperty(e => e.LeaseExpiresAt, (long?)null)
-                    .SetProperty(e => e.LeaseOwner, (string?)null),
-                cancellationToken).ConfigureAwait(false);
+        await SqliteWriteGate.RunAsync(
+            db,
+            ct => db.Set<LogoutOutboxEntry>()
+                .Where(e => e.Id == notification.Id && e.LeaseId == notification.LeaseId)
+                .ExecuteUpdateAsync(
+                    s => s.SetProperty(e => e.State, DeadLettered)
+                        .SetProperty(e => e.Attempts, notification.Attempts)
+                        .SetProperty(e => e.FailedDispatches, notification.FailedDispatches)
+                        .SetProperty(e => e.TokenRejections, notification.TokenRejections)
+                        .SetProperty(e => e.NextAttemptAt, at)
+                        .SetProperty(e => e.LastError, error)
+                        .SetProperty(e => e.LogoutToken, (string?)null)
+                        .SetProperty(e => e.LeaseId, (Guid?)null)
+                        .SetProperty(e => e.LeaseExpiresAt, (long?)null)
+                        .SetProperty(e => e.LeaseOwner, (string?)null),
+                    ct),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

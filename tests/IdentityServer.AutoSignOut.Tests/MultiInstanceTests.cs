@@ -87,14 +87,17 @@ public sealed class MultiInstanceTests
             deliveries.AddOrUpdate(sid, 1, (_, n) => n + 1);
             return 200;
         });
-        void Clients(AutoSignOutServerOptions o)
+        Action<AutoSignOutServerOptions> Clients(string name) => o =>
         {
             o.Clients.Add(new LogoutRecipient("client1", receiver.Endpoint));
             o.MaxConcurrentDeliveries = 16;
-        }
+            // Two instances in one process would share the default name (machine and process id), and the second
+            // one's start-up would take back the first one's live leases as its own: each gets a name of its own.
+            o.InstanceName = name;
+        };
 
-        await using var a = await EngineHost.CreateAsync(time, Clients, database: database);
-        await using var b = await EngineHost.CreateAsync(time, Clients, database: database);
+        await using var a = await EngineHost.CreateAsync(time, Clients("idp-a"), database: database);
+        await using var b = await EngineHost.CreateAsync(time, Clients("idp-b"), database: database);
 
         // Rows written as a binding would, inside its own transaction: both instances race to lease them.
         var shared = new List<LogoutNotification>();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -38,6 +39,8 @@ internal sealed class LogoutDeliverer : IDisposable
     private readonly LogoutDispatchSignal _signal;
     private readonly ResiliencePipelineRegistry<string> _pipelines;
     private readonly GroupCommit<LogoutNotification> _completions;
+    private readonly GroupCommit<LogoutNotification> _deferrals;
+    private readonly ConcurrentDictionary<string, EndpointCircuit> _circuits = new(StringComparer.Ordinal);
 
     public LogoutDeliverer(
         ILogoutOutbox outbox,
@@ -59,6 +62,64 @@ internal sealed class LogoutDeliverer : IDisposable
         _signal = signal;
         _pipelines = new ResiliencePipelineRegistry<string>();
         _completions = new GroupCommit<LogoutNotification>(outbox.CompleteAsync, maxBatch: 500);
+        _deferrals = new GroupCommit<LogoutNotification>(outbox.RescheduleAsync, maxBatch: 1000);
+    }
+
+    /// <summary>
+    /// What the circuit of the endpoint with key <paramref name="key"/> allows at <paramref name="now"/>: every
+    /// dispatch (closed), none until <paramref name="until"/> (open), or a single probe (the break is over).
+    /// </summary>
+    public EndpointCircuitState GetCircuitState(string key, DateTimeOffset now, out DateTimeOffset until)
+    {
+        until = default;
+        if (!_circuits.TryGetValue(key, out var circuit))
+        {
+            return EndpointCircuitState.Closed;
+        }
+
+        var ticks = Volatile.Read(ref circuit.OpenUntilTicks);
+        if (ticks == 0)
+        {
+            return EndpointCircuitState.Closed;
+        }
+
+        until = new DateTimeOffset(ticks, TimeSpan.Zero);
+        return until > now && !Volatile.Read(ref circuit.HalfOpen) ? EndpointCircuitState.Open : EndpointCircuitState.Probing;
+    }
+
+    /// <summary>
+    /// Gives back, without an attempt, a row the dispatcher holds for an endpoint whose circuit is open until
+    /// <paramref name="until"/>: like a dispatch the circuit refused (one more failed dispatch, no attempt, logged at
+    /// Debug), but written together with the endpoint's other rows rather than one UPDATE each.
+    /// </summary>
+    public async Task DeferForOpenCircuitAsync(LogoutNotification notification, DateTimeOffset until)
+    {
+        var options = _options.CurrentValue;
+        var now = _time.GetUtcNow();
+        if (now >= notification.CreatedAt + options.RetryHorizon || until >= notification.CreatedAt + options.RetryHorizon)
+        {
+            // Its last try or its end: the row's own schedule decides, one row at a time.
+            await DeferAsync(notification, until - now, options).ConfigureAwait(false);
+            return;
+        }
+
+        PrepareDeferral(notification);
+        notification.NextAttemptAt = until;
+        try
+        {
+            await _deferrals.AddAsync([notification]).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The lease runs out and the row is tried later all the same.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _logger.OutcomeNotWritten(ex, notification.Id);
+            return;
+        }
+
+        _signal.RetryAt(until);
+        _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId));
+        _logger.NotificationDeferred(notification.Id, notification.ClientId, EndpointRules.Redact(notification.Endpoint), until);
     }
 
     public async Task DeliverAsync(LogoutNotification notification, CancellationToken cancellationToken)
@@ -71,7 +132,8 @@ internal sealed class LogoutDeliverer : IDisposable
             return;
         }
 
-        var pipeline = _pipelines.GetOrAddPipeline<DeliveryOutcome>(EndpointRules.Key(notification.Endpoint), builder => Configure(builder, options));
+        var key = EndpointRules.Key(notification.Endpoint);
+        var pipeline = _pipelines.GetOrAddPipeline<DeliveryOutcome>(key, builder => Configure(builder, options, key));
         var http = _httpClients.CreateClient(AutoSignOutServerDefaults.HttpClientName);
         var attempts = 0;
         DeliveryOutcome outcome;
@@ -287,13 +349,7 @@ internal sealed class LogoutDeliverer : IDisposable
     private async Task DeferAsync(LogoutNotification notification, TimeSpan? retryAfter, AutoSignOutServerOptions options)
     {
         var now = _time.GetUtcNow();
-        notification.FailedDispatches++;
-        notification.LogoutToken = null;
-        notification.LogoutTokenExpiresAt = null;
-        var cause = notification.LastError;
-        notification.LastError = cause is not null && !cause.StartsWith(CircuitOpen, StringComparison.Ordinal)
-            ? $"{CircuitOpen} (last failure: {cause})"
-            : cause ?? CircuitOpen;
+        PrepareDeferral(notification);
         var next = RetrySchedule.NextAttempt(options, notification.CreatedAt, notification.FailedDispatches, now, Random.Shared.NextDouble(), retryAfter);
         if (next is null)
         {
@@ -308,6 +364,17 @@ internal sealed class LogoutDeliverer : IDisposable
             _telemetry.Retried.Add(1, new KeyValuePair<string, object?>("autosignout.client_id", notification.ClientId));
             _logger.NotificationDeferred(notification.Id, notification.ClientId, EndpointRules.Redact(notification.Endpoint), next.Value);
         }
+    }
+
+    private static void PrepareDeferral(LogoutNotification notification)
+    {
+        notification.FailedDispatches++;
+        notification.LogoutToken = null;
+        notification.LogoutTokenExpiresAt = null;
+        var cause = notification.LastError;
+        notification.LastError = cause is not null && !cause.StartsWith(CircuitOpen, StringComparison.Ordinal)
+            ? $"{CircuitOpen} (last failure: {cause})"
+            : cause ?? CircuitOpen;
     }
 
     private async Task FailAsync(LogoutNotification notification, DeliveryOutcome outcome, AutoSignOutServerOptions options)
@@ -384,8 +451,11 @@ internal sealed class LogoutDeliverer : IDisposable
         }
     }
 
-    private void Configure(ResiliencePipelineBuilder<DeliveryOutcome> builder, AutoSignOutServerOptions options)
+    private void Configure(ResiliencePipelineBuilder<DeliveryOutcome> builder, AutoSignOutServerOptions options, string key)
     {
+        // The dispatcher reads the circuit's state to hold an open endpoint's rows back as a whole (and to send a
+        // single probe when the break is over) instead of leasing them only for the circuit to refuse them.
+        var circuit = _circuits.GetOrAdd(key, static _ => new EndpointCircuit());
         builder.TimeProvider = _time;
         // Only what says "the endpoint is unwell" counts: a refused token or a 404 is an answer, not an outage.
         var transient = new PredicateBuilder<DeliveryOutcome>()
@@ -401,7 +471,30 @@ internal sealed class LogoutDeliverer : IDisposable
             FailureRatio = options.CircuitBreakerFailureRatio,
             MinimumThroughput = options.CircuitBreakerMinimumThroughput,
             SamplingDuration = options.CircuitBreakerSamplingDuration,
-            BreakDuration = options.CircuitBreakerBreakDuration,
+            // Each failed probe doubles the break, up to the longest retry delay: a dead endpoint costs less and less.
+            BreakDurationGenerator = args =>
+            {
+                var factor = Math.Pow(2, Math.Min(args.HalfOpenAttempts, 20));
+                var ms = Math.Min(options.CircuitBreakerBreakDuration.TotalMilliseconds * factor, Math.Max(options.MaxRetryDelay.TotalMilliseconds, options.CircuitBreakerBreakDuration.TotalMilliseconds));
+                return ValueTask.FromResult(TimeSpan.FromMilliseconds(ms));
+            },
+            OnOpened = args =>
+            {
+                Volatile.Write(ref circuit.HalfOpen, false);
+                Volatile.Write(ref circuit.OpenUntilTicks, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
+                return default;
+            },
+            OnHalfOpened = _ =>
+            {
+                Volatile.Write(ref circuit.HalfOpen, true);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                Volatile.Write(ref circuit.OpenUntilTicks, 0);
+                Volatile.Write(ref circuit.HalfOpen, false);
+                return default;
+            },
         });
         if (options.ImmediateRetries > 0)
         {
@@ -435,6 +528,29 @@ internal sealed class LogoutDeliverer : IDisposable
     };
 
     public void Dispose() => _pipelines.Dispose();
+}
+
+/// <summary>What an endpoint's circuit allows.</summary>
+internal enum EndpointCircuitState
+{
+    /// <summary>Every dispatch, up to the endpoint's concurrency limit.</summary>
+    Closed,
+
+    /// <summary>None until the break is over: the endpoint's rows are held back as a whole.</summary>
+    Open,
+
+    /// <summary>The break is over (or a probe is out): one dispatch at a time, until the circuit closes or opens again.</summary>
+    Probing,
+}
+
+/// <summary>The dispatcher's view of one endpoint's circuit, kept by the breaker's callbacks.</summary>
+internal sealed class EndpointCircuit
+{
+    /// <summary>When the open circuit's break ends, in UTC ticks; zero while the circuit is closed.</summary>
+    public long OpenUntilTicks;
+
+    /// <summary>Whether a probe has been let through since the break ended.</summary>
+    public bool HalfOpen;
 }
 
 /// <summary>Checks and log-safe forms of back-channel logout URIs.</summary>

@@ -29,6 +29,8 @@ internal sealed class LogoutDispatcher : BackgroundService
     private readonly Lock _inFlightGate = new();
     private readonly HashSet<Task> _inFlight = [];
     private readonly Dictionary<string, EndpointSlots> _endpoints = new(StringComparer.Ordinal);
+    // The break end each endpoint's backlog was last postponed to, so that it is postponed once per break.
+    private readonly Dictionary<string, DateTimeOffset> _postponed = new(StringComparer.Ordinal);
     private int _waiting;
     private SemaphoreSlim? _slots;
     private DateTimeOffset _nextOutboxCheck;
@@ -284,6 +286,16 @@ internal sealed class LogoutDispatcher : BackgroundService
     private async Task StartOrQueueAsync(LogoutNotification notification, AutoSignOutServerOptions options, CancellationToken stoppingToken)
     {
         var key = EndpointRules.Key(notification.Endpoint);
+        var circuit = _deliverer.GetCircuitState(key, _time.GetUtcNow(), out var until);
+        if (circuit == EndpointCircuitState.Open)
+        {
+            // The circuit would refuse it: back to the outbox with the endpoint's other rows, due when a probe may go.
+            HoldBack(notification, key, until);
+            return;
+        }
+
+        // While the break is over but the circuit not yet closed, one row probes the endpoint and the others wait.
+        var limit = circuit == EndpointCircuitState.Probing ? 1 : options.MaxConcurrentDeliveriesPerEndpoint;
         bool start, giveBack = false;
         lock (_inFlightGate)
         {
@@ -292,7 +304,7 @@ internal sealed class LogoutDispatcher : BackgroundService
                 _endpoints[key] = endpoint = new EndpointSlots();
             }
 
-            start = endpoint.Running < options.MaxConcurrentDeliveriesPerEndpoint;
+            start = endpoint.Running < limit;
             if (start)
             {
                 endpoint.Running++;
@@ -321,6 +333,73 @@ internal sealed class LogoutDispatcher : BackgroundService
         {
             _logger.NotificationQueuedForEndpoint(notification.Id, EndpointRules.Redact(notification.Endpoint));
         }
+    }
+
+    /// <summary>
+    /// Holds back a row of an endpoint whose circuit is open: it goes back to the outbox due when the break ends,
+    /// written together with the endpoint's other rows, and the first row held back for this break postpones the
+    /// endpoint's whole backlog in the outbox, so that none of it is leased only to be refused.
+    /// </summary>
+    private void HoldBack(LogoutNotification notification, string key, DateTimeOffset until)
+    {
+        bool postpone;
+        lock (_inFlightGate)
+        {
+            postpone = !_postponed.TryGetValue(key, out var done) || done != until;
+            if (postpone)
+            {
+                _postponed[key] = until;
+            }
+        }
+
+        TrackBackground(_deliverer.DeferForOpenCircuitAsync(notification, until));
+        if (postpone)
+        {
+            var endpoint = notification.Endpoint;
+            TrackBackground(Task.Run(async () =>
+            {
+                try
+                {
+                    var postponed = await _outbox.PostponeEndpointAsync(endpoint, until, _time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                    _logger.EndpointPostponed(EndpointRules.Redact(endpoint), postponed, until);
+                    _signal.RetryAt(until);
+                }
+#pragma warning disable CA1031 // Without it the rows are leased and held back one by one, as before.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    _logger.EndpointPostponeFailed(ex, EndpointRules.Redact(endpoint));
+                }
+            }));
+        }
+    }
+
+    /// <summary>Keeps a background write in the in-flight set, so that stopping waits for it.</summary>
+    private void TrackBackground(Task task)
+    {
+        if (task.IsCompleted)
+        {
+            return;
+        }
+
+        lock (_inFlightGate)
+        {
+            _inFlight.Add(task);
+        }
+
+        _ = task.ContinueWith(
+            (t, state) =>
+            {
+                var self = (LogoutDispatcher)state!;
+                lock (self._inFlightGate)
+                {
+                    self._inFlight.Remove(t);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     /// <summary>Returns a row to the outbox unattempted, due at <paramref name="due"/>.</summary>
@@ -410,14 +489,26 @@ internal sealed class LogoutDispatcher : BackgroundService
         var needed = AutoSignOutServerOptionsValidator.LongestDispatch(options) + options.LeaseSafetyMargin;
         LogoutNotification? next = null;
         List<LogoutNotification>? expired = null;
+        List<LogoutNotification>? heldBack = null;
         var refill = false;
+        var circuit = _deliverer.GetCircuitState(key, _time.GetUtcNow(), out var until);
         lock (_inFlightGate)
         {
             _inFlight.Remove(delivery);
             var endpoint = _endpoints[key];
             endpoint.Running--;
             var now = _time.GetUtcNow();
-            while (!stoppingToken.IsCancellationRequested && endpoint.Waiting.TryDequeue(out var waiting))
+            if (circuit == EndpointCircuitState.Open)
+            {
+                // The circuit opened: the rows waiting for this endpoint go back to the outbox together.
+                heldBack = [.. endpoint.Waiting];
+                refill = _waiting > WaitingCapacity(options) / 2 && _waiting - heldBack.Count <= WaitingCapacity(options) / 2;
+                _waiting -= heldBack.Count;
+                endpoint.Waiting.Clear();
+            }
+
+            // While the circuit is probing, one dispatch at a time.
+            while (!stoppingToken.IsCancellationRequested && (circuit != EndpointCircuitState.Probing || endpoint.Running == 0) && endpoint.Waiting.TryDequeue(out var waiting))
             {
                 refill |= _waiting-- == WaitingCapacity(options) / 2;
                 if (waiting.LeaseExpiresAt is { } leaseEnd && leaseEnd - now > needed)
@@ -448,10 +539,25 @@ internal sealed class LogoutDispatcher : BackgroundService
             });
         }
 
+        if (heldBack is { Count: > 0 })
+        {
+            foreach (var row in heldBack)
+            {
+                HoldBack(row, key, until);
+            }
+        }
+
         if (next is not null)
         {
             // The finished delivery's slot passes straight to the next row of the same endpoint.
             Start(next, key, stoppingToken);
+            if (circuit == EndpointCircuitState.Closed)
+            {
+                // A circuit that just closed after a probe ran one dispatch at a time: back up to the endpoint's limit
+                // with whatever slots are free.
+                StartMore(key, options, stoppingToken);
+            }
+
             if (refill)
             {
                 // The rows waiting in memory fell to half their room: the loop tops them up from the hand-overs and
@@ -464,6 +570,30 @@ internal sealed class LogoutDispatcher : BackgroundService
 
         _slots!.Release();
         _signal.Wake();
+    }
+
+    private void StartMore(string key, AutoSignOutServerOptions options, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested && _slots!.Wait(0))
+        {
+            LogoutNotification? next = null;
+            lock (_inFlightGate)
+            {
+                if (_endpoints.TryGetValue(key, out var endpoint) && endpoint.Running < options.MaxConcurrentDeliveriesPerEndpoint && endpoint.Waiting.TryDequeue(out next))
+                {
+                    _waiting--;
+                    endpoint.Running++;
+                }
+            }
+
+            if (next is null)
+            {
+                _slots.Release();
+                return;
+            }
+
+            Start(next, key, stoppingToken);
+        }
     }
 
     /// <summary>An endpoint's deliveries in flight and the rows waiting for one of its slots.</summary>

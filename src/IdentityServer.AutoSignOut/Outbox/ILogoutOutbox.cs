@@ -106,6 +106,36 @@ public interface ILogoutOutbox
     /// <param name="cancellationToken">Cancels the write.</param>
     ValueTask RescheduleAsync(LogoutNotification notification, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Writes back several notifications, each as <see cref="RescheduleAsync(LogoutNotification, CancellationToken)"/>
+    /// would, in as few statements as the store can (the engine gives back, together, the rows it holds for an
+    /// endpoint whose circuit opened). The default writes them one by one.
+    /// </summary>
+    /// <param name="notifications">The notifications with their updated fields.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    async ValueTask RescheduleAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(notifications);
+        foreach (var notification in notifications)
+        {
+            await RescheduleAsync(notification, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Postpones to <paramref name="until"/> the pending notifications to <paramref name="endpoint"/> that nobody
+    /// leases (or whose lease ended before <paramref name="now"/>) and that are due before it, leaving their counters
+    /// as they are. The engine calls it once when an endpoint's circuit opens, so that its backlog is not leased only
+    /// to be refused by the circuit row by row. The default does nothing (the rows are leased and put back one by
+    /// one).
+    /// </summary>
+    /// <param name="endpoint">The endpoint whose rows wait.</param>
+    /// <param name="until">When the circuit lets a probe through.</param>
+    /// <param name="now">The current time.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>How many rows were postponed.</returns>
+    ValueTask<int> PostponeEndpointAsync(Uri endpoint, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken) => ValueTask.FromResult(0);
+
     /// <summary>Marks a notification dead-lettered and releases its lease, if it still holds it.</summary>
     /// <param name="notification">The notification with its last error.</param>
     /// <param name="cancellationToken">Cancels the write.</param>

@@ -93,6 +93,26 @@ public sealed class InMemoryLogoutOutbox : ILogoutOutbox
     }
 
     /// <inheritdoc/>
+    public ValueTask<int> PostponeEndpointAsync(Uri endpoint, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var postponed = 0;
+        lock (_gate)
+        {
+            foreach (var row in _rows.Values)
+            {
+                if (row.State == LogoutNotificationState.Pending && row.NextAttemptAt < until && (row.LeaseExpiresAt is null || row.LeaseExpiresAt <= now) && row.Endpoint == endpoint)
+                {
+                    row.NextAttemptAt = until;
+                    postponed++;
+                }
+            }
+        }
+
+        return ValueTask.FromResult(postponed);
+    }
+
+    /// <inheritdoc/>
     public ValueTask DeadLetterAsync(LogoutNotification notification, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -48,4 +48,10 @@ internal static partial class LoggingExtensions
 
     [LoggerMessage(15, LogLevel.Debug, "Logout notification {NotificationId} waits for a delivery slot of its endpoint {Endpoint}.", EventName = "NotificationQueuedForEndpoint")]
     public static partial void NotificationQueuedForEndpoint(this ILogger logger, Guid notificationId, string endpoint);
+
+    [LoggerMessage(16, LogLevel.Information, "The circuit of {Endpoint} is open: {Count} pending logout notifications to it wait until {Until:o}.", EventName = "EndpointPostponed")]
+    public static partial void EndpointPostponed(this ILogger logger, string endpoint, int count, DateTimeOffset until);
+
+    [LoggerMessage(17, LogLevel.Warning, "Could not postpone the pending logout notifications to {Endpoint}; they are held back one by one.", EventName = "EndpointPostponeFailed")]
+    public static partial void EndpointPostponeFailed(this ILogger logger, Exception exception, string endpoint);
 }
