@@ -1,4 +1,3 @@
-using AutoSignOut.ClientApp;
 using Microsoft.AspNetCore.Builder;
 
 namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
@@ -23,13 +22,7 @@ internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
     {
         var clientAddress = $"http://127.0.0.1:{TestIdentityServer.FreePort()}";
         var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin);
-        var client = ClientAppHost.Create(
-            [
-                $"--urls={clientAddress}", "--environment=Development", $"--Oidc:Authority={idp.Address}", "--Oidc:RequireHttpsMetadata=false",
-                "--ClientApp:LocalSignIn=false", "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:AutoSignOut={(Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_DEBUG") == "1" ? "Debug" : "Warning")}",
-            ],
-            _ => { });
-        await client.StartAsync();
+        var client = await ClientAppUnderTest.StartAsync(clientAddress, idp.Address);
         return new Stack(idp, client, clientAddress);
     }
 

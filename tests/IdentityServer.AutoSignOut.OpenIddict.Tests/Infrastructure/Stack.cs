@@ -1,4 +1,3 @@
-using AutoSignOut.ClientApp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
@@ -26,13 +25,7 @@ internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
     {
         var clientAddress = $"http://127.0.0.1:{TestIdentityProvider.FreePort()}";
         var idp = await TestIdentityProvider.StartAsync(clientAddress, configure);
-        var client = ClientAppHost.Create(
-            [
-                $"--urls={clientAddress}", "--environment=Development", $"--Oidc:Authority={idp.Issuer}", "--Oidc:RequireHttpsMetadata=false",
-                "--ClientApp:LocalSignIn=false", "--Logging:LogLevel:Default=Warning", $"--Logging:LogLevel:AutoSignOut={(Environment.GetEnvironmentVariable("AUTOSIGNOUT_TEST_DEBUG") == "1" ? "Debug" : "Warning")}",
-            ],
-            _ => { });
-        await client.StartAsync();
+        var client = await ClientAppUnderTest.StartAsync(clientAddress, idp.Issuer);
         return new Stack(idp, client, clientAddress);
     }
 
