@@ -21,6 +21,9 @@ internal sealed class CountingOutbox(ILogoutOutbox inner) : ILogoutOutbox
     /// <summary>Calls that wrote several rows back at once.</summary>
     public int BatchReschedules => Volatile.Read(ref _batchReschedules);
 
+    /// <summary>How long each single-row write-back is held before it reaches the database (a slow writer).</summary>
+    public TimeSpan SingleRescheduleDelay { get; init; }
+
     /// <summary>Rows postponed as part of their endpoint's backlog.</summary>
     public int Postponed => Volatile.Read(ref _postponed);
 
@@ -45,10 +48,15 @@ internal sealed class CountingOutbox(ILogoutOutbox inner) : ILogoutOutbox
     public ValueTask CompleteAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
         => inner.CompleteAsync(notifications, cancellationToken);
 
-    public ValueTask RescheduleAsync(LogoutNotification notification, CancellationToken cancellationToken)
+    public async ValueTask RescheduleAsync(LogoutNotification notification, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _singleReschedules);
-        return inner.RescheduleAsync(notification, cancellationToken);
+        if (SingleRescheduleDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(SingleRescheduleDelay, cancellationToken);
+        }
+
+        await inner.RescheduleAsync(notification, cancellationToken);
     }
 
     public ValueTask RescheduleAsync(IReadOnlyList<LogoutNotification> notifications, CancellationToken cancellationToken)
