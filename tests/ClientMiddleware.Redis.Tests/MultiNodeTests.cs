@@ -152,7 +152,7 @@ public sealed class MultiNodeTests
         await using var check = await ConnectionMultiplexer.ConnectAsync(redis);
         Assert.AreEqual(1, await check.GetDatabase().StreamLengthAsync(_prefix + "signals"), "one signal on the stream");
         Assert.AreEqual(1, Volatile.Read(ref signals[0]));
-        Assert.AreEqual(1, Volatile.Read(ref signals[1]), "node 2 applied the signal once, from the stream");
+        Assert.AreEqual(1, Volatile.Read(ref signals[1]), "node 2 applied the signal once, from its channel message or the stream");
     }
 
     [TestMethod]
@@ -190,6 +190,48 @@ public sealed class MultiNodeTests
         Assert.AreEqual(1, counts.GetValueOrDefault("newer_version"));
         Assert.AreEqual(HttpStatusCode.Found, (await GetMeAsync(node, carol)).StatusCode, "a revocation stays whatever came after it");
         Assert.AreEqual(HttpStatusCode.OK, (await GetMeAsync(node, bob)).StatusCode);
+    }
+
+    [TestMethod]
+    public async Task An_entry_is_applied_from_its_channel_message_without_a_stream_read_and_once_when_the_stream_brings_it_too()
+    {
+        var redis = TestRedis.SharedConfiguration();
+        var signals = 0;
+        // Stream reads only when woken: the entry below is not on the stream when its message arrives.
+        var node = await StartNodeAsync(redis, o => o.Events.OnSignal = _ => { Interlocked.Increment(ref signals); return Task.CompletedTask; }, o => o.PollInterval = TimeSpan.FromMinutes(5));
+        var alice = await SignInAsync(node, "alice", "s-alice");
+        var bob = await SignInAsync(node, "bob", "s-bob");
+        var aliceClient = await ConnectAsync(node, alice);
+        var bobClient = await ConnectAsync(node, bob);
+        var application = node.Services.GetRequiredService<IOptions<AutoSignOutRedisOptions>>().Value.ApplicationName!;
+        var entry = SignalEntry.Create(new SignOutSignal { Issuer = _op.Issuer, SessionId = "s-alice", CreatedAt = DateTimeOffset.UtcNow }, application, "other-node");
+        await using var writer = await ConnectionMultiplexer.ConnectAsync(redis);
+        var channel = RedisChannel.Literal(_prefix + "signals:new");
+
+        // Messages that carry nothing usable only wake the reader: a bare wake-up, a line of junk, another app's entry.
+        await writer.GetSubscriber().PublishAsync(channel, "junk\nwith\nlines");
+        await writer.GetSubscriber().PublishAsync(channel, SignalEntry.Message([.. entry.Select(f => f.Name == "app" ? new NameValueEntry("app", "another-app") : f)]));
+        await aliceClient.AssertAliveAsync();
+
+        await writer.GetSubscriber().PublishAsync(channel, SignalEntry.Message(entry));
+        await aliceClient.AssertClosedAsync(Eventually);
+        await bobClient.AssertAliveAsync();
+        Assert.AreEqual(0, await writer.GetDatabase().StreamLengthAsync(_prefix + "signals"), "applied from the message alone");
+        Assert.AreEqual(HttpStatusCode.Found, (await GetMeAsync(node, alice)).StatusCode);
+
+        // The same entry on the stream afterwards (as the writing node appends it): read, and not applied again.
+        await writer.GetDatabase().StreamAddAsync(_prefix + "signals", entry);
+        await writer.GetSubscriber().PublishAsync(channel, string.Empty);
+        var stream = node.Services.GetRequiredService<RedisSignalStream>();
+        var deadline = DateTime.UtcNow + Eventually;
+        while (stream.LastId == "0-0" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.AreNotEqual("0-0", stream.LastId, "the node read the entry from the stream");
+        Assert.AreEqual(1, Volatile.Read(ref signals), "applied once");
+        await bobClient.AssertAliveAsync();
     }
 
     [TestMethod]

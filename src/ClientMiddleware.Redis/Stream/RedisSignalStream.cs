@@ -15,6 +15,9 @@ namespace AutoSignOut.AspNetCore.Redis;
 /// it reads the stream from its beginning — the revoked set of the last <see cref="AutoSignOutRedisOptions.StreamRetention"/>
 /// — recording revocations without closing anything (there is nothing to close yet); afterwards each entry of another
 /// node is applied like a local signal. A bad entry is logged, counted and skipped: it never stops the loop.
+/// The channel message carries the entry too: a node applies it from the message at once, without waiting for its read
+/// of the stream (one round trip less between the node that took the logout token and the others), and the read then
+/// skips it. The stream stays the record: a node that missed the message finds the entry there.
 /// </summary>
 internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
 {
@@ -26,7 +29,14 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly RedisMetrics _metrics;
     private readonly TimeSpan _retention;
+    // How long an entry id applied from its channel message or from the stream is remembered, so that the other path
+    // skips it; and how many at most. Past either, an entry may be applied twice, which closes nothing new.
+    private static readonly TimeSpan AppliedIdLifetime = TimeSpan.FromMinutes(2);
+    private const int MaxAppliedIds = 10_000;
+
     private readonly ConcurrentQueue<NameValueEntry[]> _pending = new();
+    private readonly ConcurrentDictionary<string, long> _appliedIds = new(StringComparer.Ordinal);
+    private long _nextPrune;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly string _application;
@@ -125,8 +135,9 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
         var minId = (oldest.ToUnixTimeMilliseconds() > 0 ? oldest.ToUnixTimeMilliseconds() : 0).ToString(CultureInfo.InvariantCulture) + "-0";
         var add = database.StreamAddAsync(_connection.StreamKey, entry, new StreamAddOptions { MinId = minId, Approximate = true });
 
-        // Sent right behind the XADD on the same connection, so Redis runs it after: a woken reader finds the entry.
-        _ = database.PublishAsync(_connection.Channel, RedisValue.EmptyString, CommandFlags.FireAndForget);
+        // Sent right behind the XADD on the same connection, so Redis runs it after: a woken reader finds the entry. It
+        // carries the entry, so that the other nodes apply it without reading the stream first.
+        _ = database.PublishAsync(_connection.Channel, SignalEntry.Message(entry), CommandFlags.FireAndForget);
         await add.WaitAsync(_options.OperationTimeout, _time);
     }
 
@@ -197,8 +208,37 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
         multiplexer.ConnectionRestored += (_, _) => Wake();
         var subscriber = multiplexer.GetSubscriber();
         // The multiplexer subscribes again after a reconnect; a failure here is made up for by the poll.
-        _ = subscriber.SubscribeAsync(_connection.Channel, (_, _) => Wake())
+        _ = subscriber.SubscribeAsync(_connection.Channel, (_, message) => OnMessage(message))
             .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A channel message: the entry it carries is applied now (unless it is this node's own, or was applied already),
+    /// and the loop is woken to read the stream, which it does in any case.
+    /// </summary>
+    private void OnMessage(RedisValue message)
+    {
+        try
+        {
+            if (SignalEntry.ReadMessage(message) is { } entry
+                && SignalEntry.Read(entry, _application, out var node, out _) is { } signal
+                && !string.Equals(node, NodeId, StringComparison.Ordinal)
+                && SignalEntry.EntryIdOf(entry) is { } entryId
+                && _appliedIds.Count < MaxAppliedIds
+                && _appliedIds.TryAdd(entryId, _time.GetTimestamp()))
+            {
+                // What the message cannot carry (a bad entry, a newer version) is left to the stream's reader, which
+                // logs and counts it once.
+                Start(signal, loading: false, entryId);
+                Metrics.Applied((_time.GetUtcNow() - signal.CreatedAt).TotalMilliseconds);
+            }
+        }
+        catch (Exception e)
+        {
+            RedisLog.ApplyFailed(_logger, e, "(channel message)");
+        }
+
+        Wake();
     }
 
     private async Task WaitAsync(TimeSpan delay, CancellationToken stopping)
@@ -254,6 +294,7 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
             }
         }
 
+        PruneAppliedIds();
         if (_state.TryMarkCurrent(generation) && !wasCurrent)
         {
             RedisLog.CaughtUp(_logger, applied, (string)_lastId!);
@@ -275,6 +316,23 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
             return;
         }
 
+        if (!loading && SignalEntry.EntryIdOf(entry) is { } entryId)
+        {
+            // Applied from its channel message already, or remembered so that a message arriving late is skipped. (The
+            // first read after start records the whole retained stream: its ids are not remembered.)
+            if (_appliedIds.ContainsKey(entryId) || (_appliedIds.Count < MaxAppliedIds && !_appliedIds.TryAdd(entryId, _time.GetTimestamp())))
+            {
+                return;
+            }
+        }
+
+        Start(signal, loading, (string)entry.Id!);
+        var lag = SignalEntry.TimeOf(entry.Id) is { } at ? (_time.GetUtcNow() - at).TotalMilliseconds : 0;
+        Metrics.Applied(lag);
+    }
+
+    private void Start(SignOutSignal signal, bool loading, string entryId)
+    {
         try
         {
             // Started, not awaited: the revocation is recorded before the first await (the revoked set is in memory),
@@ -282,19 +340,35 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
             var task = loading ? _processor.RecordAsync(signal) : _processor.ProcessAsync(signal);
             if (!task.IsCompletedSuccessfully)
             {
-                _ = ObserveAsync(task, entry.Id);
+                _ = ObserveAsync(task, entryId);
             }
         }
         catch (Exception e)
         {
-            RedisLog.ApplyFailed(_logger, e, (string)entry.Id!);
+            RedisLog.ApplyFailed(_logger, e, entryId);
         }
-
-        var lag = SignalEntry.TimeOf(entry.Id) is { } at ? (_time.GetUtcNow() - at).TotalMilliseconds : 0;
-        Metrics.Applied(lag);
     }
 
-    private async Task ObserveAsync(ValueTask task, RedisValue id)
+    /// <summary>Forgets the applied entry ids older than <see cref="AppliedIdLifetime"/>, at most once a second.</summary>
+    private void PruneAppliedIds()
+    {
+        var now = _time.GetTimestamp();
+        if (now < Volatile.Read(ref _nextPrune) || _appliedIds.IsEmpty)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _nextPrune, now + _time.TimestampFrequency);
+        foreach (var (id, at) in _appliedIds)
+        {
+            if (_time.GetElapsedTime(at, now) > AppliedIdLifetime)
+            {
+                _appliedIds.TryRemove(id, out _);
+            }
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask task, string id)
     {
         try
         {
@@ -302,7 +376,7 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
         }
         catch (Exception e)
         {
-            RedisLog.ApplyFailed(_logger, e, (string)id!);
+            RedisLog.ApplyFailed(_logger, e, id);
         }
     }
 

@@ -19,8 +19,11 @@ internal enum SkipReason
 
 /// <summary>
 /// A signal on the stream: fields <c>v</c> (format version), <c>app</c> (the writing app), <c>node</c> (the writing
-/// node, which applied it already) and <c>signal</c> (JSON). Times travel as UTC ticks, so a cookie's precise issue
-/// time compares exactly on every node.
+/// node, which applied it already), <c>eid</c> (a unique id of the entry, so that a node applies it once whether it
+/// reads it from the stream or from the channel message) and <c>signal</c> (JSON). Times travel as UTC ticks, so a
+/// cookie's precise issue time compares exactly on every node. The channel message announcing an entry carries the
+/// same fields, one per line (<see cref="Message"/>), so that the other nodes can apply it without reading the stream
+/// first; readers of version 1 without <c>eid</c> ignore the message's content and read the stream, as before.
 /// </summary>
 internal static class SignalEntry
 {
@@ -28,7 +31,9 @@ internal static class SignalEntry
     private const string VersionField = "v";
     private const string AppField = "app";
     private const string NodeField = "node";
+    private const string EntryIdField = "eid";
     private const string SignalField = "signal";
+    private const char MessageSeparator = '\n';
     private static readonly RedisValue VersionValue = Version;
 
     public static NameValueEntry[] Create(SignOutSignal signal, string application, string node)
@@ -50,8 +55,59 @@ internal static class SignalEntry
             new(VersionField, VersionValue),
             new(AppField, application),
             new(NodeField, node),
+            new(EntryIdField, Guid.NewGuid().ToString("N")),
             new(SignalField, JsonSerializer.SerializeToUtf8Bytes(body, SignalEntryJsonContext.Default.SignalBody)),
         ];
+    }
+
+    /// <summary>The unique id of an entry written by <see cref="Create"/>, or <see langword="null"/> (older writers).</summary>
+    public static string? EntryIdOf(StreamEntry entry)
+    {
+        var id = entry[EntryIdField];
+        return id.IsNullOrEmpty ? null : (string?)id;
+    }
+
+    /// <summary>
+    /// The channel message announcing <paramref name="entry"/>: its fields' values, one per line, in the order of
+    /// <see cref="Create"/>. No value but the JSON may hold a line break; the JSON is last and kept whole.
+    /// </summary>
+    public static RedisValue Message(NameValueEntry[] entry)
+    {
+        var text = new System.Text.StringBuilder(256);
+        for (var i = 0; i < entry.Length; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(MessageSeparator);
+            }
+
+            text.Append((string?)entry[i].Value);
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Reads a channel message written by <see cref="Message"/> as the entry it announces (without its stream id), or
+    /// returns <see langword="null"/> when it is not one: an empty message (a bare wake-up), a malformed one, or one
+    /// whose values are not this version's. Its signal is then read from the stream alone.
+    /// </summary>
+    public static StreamEntry? ReadMessage(RedisValue message)
+    {
+        if (message.IsNullOrEmpty)
+        {
+            return null;
+        }
+
+        var parts = ((string)message!).Split(MessageSeparator, 5);
+        if (parts.Length != 5 || parts[3].Length == 0)
+        {
+            return null;
+        }
+
+        return new StreamEntry(
+            RedisValue.Null,
+            [new(VersionField, parts[0]), new(AppField, parts[1]), new(NodeField, parts[2]), new(EntryIdField, parts[3]), new(SignalField, System.Text.Encoding.UTF8.GetBytes(parts[4]))]);
     }
 
     /// <summary>Reads an entry; <paramref name="skip"/> says why it cannot be applied.</summary>
