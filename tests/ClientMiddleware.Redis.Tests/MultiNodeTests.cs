@@ -281,6 +281,17 @@ public sealed class MultiNodeTests
             services.Configure<KeyManagementOptions>(o => o.XmlRepository = _keys);
         });
         _nodes.Add(node);
+
+        // As a load balancer would, send it requests once it reports ready: current with the stream. (A node that is
+        // not yet, e.g. after a connection hiccup at start, refuses every cookie, which is not what these tests ask.)
+        var link = node.Services.GetRequiredService<RedisLinkState>();
+        var deadline = DateTime.UtcNow + Eventually;
+        while (!link.IsCurrent && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.IsTrue(link.IsCurrent, "the node caught up with the stream");
         return node;
     }
 

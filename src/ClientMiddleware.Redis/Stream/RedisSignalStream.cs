@@ -220,17 +220,24 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
     {
         try
         {
+            // What the message cannot carry (a bad entry, a newer version) is left to the stream's reader, which logs
+            // and counts it once.
             if (SignalEntry.ReadMessage(message) is { } entry
                 && SignalEntry.Read(entry, _application, out var node, out _) is { } signal
                 && !string.Equals(node, NodeId, StringComparison.Ordinal)
                 && SignalEntry.EntryIdOf(entry) is { } entryId
-                && _appliedIds.Count < MaxAppliedIds
-                && _appliedIds.TryAdd(entryId, _time.GetTimestamp()))
+                && _appliedIds.Count < MaxAppliedIds)
             {
-                // What the message cannot carry (a bad entry, a newer version) is left to the stream's reader, which
-                // logs and counts it once.
-                Start(signal, loading: false, entryId);
-                Metrics.Applied((_time.GetUtcNow() - signal.CreatedAt).TotalMilliseconds);
+                if (_appliedIds.TryAdd(entryId, _time.GetTimestamp()))
+                {
+                    Start(signal, loading: false, entryId);
+                    Metrics.Applied((_time.GetUtcNow() - signal.CreatedAt).TotalMilliseconds);
+                }
+                else
+                {
+                    // The stream's reader was first: both paths have seen it.
+                    _appliedIds.TryRemove(entryId, out _);
+                }
             }
         }
         catch (Exception e)
@@ -318,11 +325,18 @@ internal sealed class RedisSignalStream : IHostedService, IAsyncDisposable
 
         if (!loading && SignalEntry.EntryIdOf(entry) is { } entryId)
         {
-            // Applied from its channel message already, or remembered so that a message arriving late is skipped. (The
-            // first read after start records the whole retained stream: its ids are not remembered.)
-            if (_appliedIds.ContainsKey(entryId) || (_appliedIds.Count < MaxAppliedIds && !_appliedIds.TryAdd(entryId, _time.GetTimestamp())))
+            // Applied from its channel message already, or remembered until its message arrives, so that a late message
+            // is skipped. An id is forgotten once both paths saw it, or after AppliedIdLifetime. (The first read after
+            // start records the whole retained stream: its ids are not remembered.)
+            if (_appliedIds.TryRemove(entryId, out _))
             {
+                // Applied from its channel message: both paths have seen it.
                 return;
+            }
+
+            if (_appliedIds.Count < MaxAppliedIds)
+            {
+                _appliedIds.TryAdd(entryId, _time.GetTimestamp());
             }
         }
 
