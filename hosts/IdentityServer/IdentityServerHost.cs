@@ -61,6 +61,9 @@ public static class IdentityServerHost
                 o.UserInteraction.LogoutUrl = LogoutPath;
                 o.UserInteraction.ErrorUrl = "/error";
 
+                // The demo runs on plain http, where browsers drop a SameSite=None cookie (it needs Secure).
+                o.Authentication.CheckSessionCookieSameSiteMode = SameSiteMode.Lax;
+
                 // Automatic key management needs a Duende license; the demo signs with a key kept on disk instead.
                 o.KeyManagement.Enabled = false;
                 o.ServerSideSessions.RemoveExpiredSessionsFrequency = settings.SessionExpirationScanInterval;
@@ -103,6 +106,7 @@ public static class IdentityServerHost
         app.UseAntiforgery();
 
         app.MapStaticAssets();
+        app.MapGet("/app.css", () => Results.Stream(typeof(IdentityServerHost).Assembly.GetManifestResourceStream("app.css")!, "text/css"));
         app.MapRazorComponents<App>();
         app.MapAccountEndpoints();
         app.MapAdminEndpoints();
