@@ -61,7 +61,9 @@ public static class IdentityServerHost
                 o.UserInteraction.LogoutUrl = LogoutPath;
                 o.UserInteraction.ErrorUrl = "/error";
 
-                // The demo runs on plain http, where browsers drop a SameSite=None cookie (it needs Secure).
+                // The demo runs on plain http, where browsers drop a SameSite=None cookie (it needs Secure): Duende's
+                // default for its session cookies. Lax still sends them on the top-level redirects of the code flow.
+                o.Authentication.CookieSameSiteMode = SameSiteMode.Lax;
                 o.Authentication.CheckSessionCookieSameSiteMode = SameSiteMode.Lax;
 
                 // Automatic key management needs a Duende license; the demo signs with a key kept on disk instead.
