@@ -16,6 +16,7 @@ using AutoSignOut.IdentityProvider;
 using AutoSignOut.IdentityServerHost;
 using Duende.IdentityServer.Models;
 using IdpBench;
+using static IdpBench.BenchMeasures;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
@@ -245,18 +246,6 @@ async Task<Stack> StartStackAsync(string name, bool plugin)
     return new Stack(plugin, idpUrl, clientUrl, idp, client);
 }
 
-static async Task<HubConnection> ConnectAsync(Uri hub, string accessToken)
-{
-    var connection = new HubConnectionBuilder()
-        .WithUrl(hub, HttpTransportType.WebSockets, o => o.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
-        .Build();
-    await connection.StartAsync();
-
-    // A round trip: the hub filter registered the connection under its sid and jti.
-    await connection.InvokeAsync("Send", "bench");
-    return connection;
-}
-
 static void Compare(StringBuilder report, string name, List<double> with, List<double> without, double p)
 {
     var a = Percentile(with, p);
@@ -264,28 +253,12 @@ static void Compare(StringBuilder report, string name, List<double> with, List<d
     report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {a:F2} | {b:F2} | {a / b:F2}x |");
 }
 
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    var rank = (int)Math.Ceiling(p / 100 * sorted.Count) - 1;
-    return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
-}
-
-static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
-
 static void Progress(string what, int done, int total)
 {
     if (done % 10 == 0 || done == total)
     {
         Console.Write($"\r{what}: {done}/{total}   ");
     }
-}
-
-static string FreeLoopbackUrl()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
 }
 
 int ArgInt(string name, int fallback) => ArgString(name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
