@@ -9,7 +9,8 @@ namespace IdpBench;
 
 /// <summary>
 /// A browser stand-in with its own cookie jar: signs in on the IdP's form (antiforgery token and all), runs the code
-/// flow with PKCE in that IdP session and signs out at the end-session endpoint.
+/// flow with PKCE in that IdP session and signs out at the end-session endpoint. Both demo IdPs share the sign-in form,
+/// so bench/DuendeBench links this file.
 /// </summary>
 internal sealed partial class BenchUserAgent : IDisposable
 {
@@ -37,7 +38,7 @@ internal sealed partial class BenchUserAgent : IDisposable
     }
 
     /// <summary>The code flow with PKCE in this agent's IdP session; returns the token endpoint's answer.</summary>
-    public async Task<Tokens> GetTokensAsync(Uri idp, string clientId, Uri redirectUri)
+    public async Task<Tokens> GetTokensAsync(Uri idp, string clientId, Uri redirectUri, string scope = "openid profile offline_access")
     {
         var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
         var state = Base64Url(RandomNumberGenerator.GetBytes(16));
@@ -47,7 +48,7 @@ internal sealed partial class BenchUserAgent : IDisposable
             ["redirect_uri"] = redirectUri.AbsoluteUri,
             ["response_type"] = "code",
             ["response_mode"] = "query",
-            ["scope"] = "openid profile offline_access",
+            ["scope"] = scope,
             ["code_challenge"] = Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))),
             ["code_challenge_method"] = "S256",
             ["state"] = state,
@@ -88,6 +89,9 @@ internal sealed partial class BenchUserAgent : IDisposable
             ["id_token_hint"] = idTokenHint,
             ["post_logout_redirect_uri"] = postLogoutRedirectUri.AbsoluteUri,
         }));
+
+    /// <summary>A GET in this agent's IdP session, redirects not followed (DuendeBench follows end-session to the logout page).</summary>
+    public Task<HttpResponseMessage> GetAsync(Uri url) => _http.GetAsync(url);
 
     public void Dispose() => _http.Dispose();
 

@@ -18,6 +18,7 @@ using AutoSignOut.IdentityProvider.Data;
 using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
 using IdpBench;
+using static IdpBench.BenchMeasures;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
@@ -274,18 +275,6 @@ async Task<Tokens> NewSessionAsync(string idpUrl, string userName, string passwo
     return await agent.GetTokensAsync(idp, ClientId, redirectUri);
 }
 
-static async Task<HubConnection> ConnectAsync(Uri hub, string accessToken)
-{
-    var connection = new HubConnectionBuilder()
-        .WithUrl(hub, HttpTransportType.WebSockets, o => o.AccessTokenProvider = () => Task.FromResult<string?>(accessToken))
-        .Build();
-    await connection.StartAsync();
-
-    // A round trip: the hub filter registered the connection under its sid and jti.
-    await connection.InvokeAsync("Send", "bench");
-    return connection;
-}
-
 static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan bound)
 {
     var started = Stopwatch.GetTimestamp();
@@ -310,28 +299,12 @@ static void Row(string name, List<double> values, bool mean = false)
         $"| {name}{(missing > 0 ? $" ({missing} not seen)" : string.Empty)} | {Percentile(valid, 50):F2} | {Percentile(valid, 99):F2} | {valid.Max():F2} |{(mean ? $" {valid.Average():F2} |" : string.Empty)}"));
 }
 
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    var rank = (int)Math.Ceiling(p / 100 * sorted.Count) - 1;
-    return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
-}
-
-static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
-
 static void Progress(string what, int done, int total)
 {
     if (done % 20 == 0 || done == total)
     {
         Console.Write($"\r{what}: {done}/{total}   ");
     }
-}
-
-static string FreeLoopbackUrl()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
 }
 
 int ArgInt(string name, int fallback)

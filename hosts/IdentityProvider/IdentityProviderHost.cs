@@ -58,26 +58,7 @@ public static class IdentityProviderHost
             o.UseOpenIddict();
         });
 
-        builder.Services.AddIdentity<IdentityUser, IdentityRole>(o =>
-            {
-                // Demo passwords are plain words and digits; production IdPs keep Identity's defaults or stricter.
-                o.Password.RequireNonAlphanumeric = false;
-                o.Password.RequireUppercase = false;
-                o.Password.RequiredLength = 8;
-                o.User.RequireUniqueEmail = true;
-            })
-            .AddEntityFrameworkStores<IdpDbContext>()
-            .AddDefaultTokenProviders();
-        builder.Services.ConfigureApplicationCookie(o =>
-        {
-            o.LoginPath = SignInPath;
-            o.LogoutPath = "/account/sign-out";
-            o.AccessDeniedPath = "/account/denied";
-            o.Cookie.Name = "AutoSignOut.IdentityProvider";
-            o.Cookie.SameSite = SameSiteMode.Lax;
-            o.SlidingExpiration = true;
-            o.ExpireTimeSpan = settings.SessionLifetime;
-        });
+        builder.Services.AddDemoIdentity<IdpDbContext>("AutoSignOut.IdentityProvider", settings.SessionLifetime);
 
         builder.Services.AddOpenIddict()
             .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<IdpDbContext>())

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Security.Claims;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -11,7 +8,7 @@ namespace AutoSignOut.IdentityProvider.Data;
 public static class IdentityProviderSeeder
 {
     /// <summary>The role that opens the admin page.</summary>
-    public const string AdminRole = "admin";
+    public const string AdminRole = DemoUserSeeder.AdminRole;
 
     /// <summary>
     /// Creates the database schema when missing, then (when <c>Seed:Enabled</c>) the seeded users that do not exist
@@ -39,38 +36,8 @@ public static class IdentityProviderSeeder
             return;
         }
 
-        await SeedUsersAsync(provider, settings);
+        await DemoUserSeeder.SeedUsersAsync(provider, settings.SeedUsers);
         await SeedClientAsync(provider.GetRequiredService<IOpenIddictApplicationManager>(), settings.ClientApp, cancellationToken);
-    }
-
-    private static async Task SeedUsersAsync(IServiceProvider provider, IdentityProviderSettings settings)
-    {
-        var users = provider.GetRequiredService<UserManager<IdentityUser>>();
-        var roles = provider.GetRequiredService<RoleManager<IdentityRole>>();
-        foreach (var seed in settings.SeedUsers)
-        {
-            if (string.IsNullOrWhiteSpace(seed.UserName) || await users.FindByNameAsync(seed.UserName) is not null)
-            {
-                continue;
-            }
-
-            var user = new IdentityUser { UserName = seed.UserName, Email = seed.Email, EmailConfirmed = true };
-            Check(await users.CreateAsync(user, seed.Password), seed.UserName);
-            if (!string.IsNullOrWhiteSpace(seed.Name))
-            {
-                Check(await users.AddClaimAsync(user, new Claim(Claims.Name, seed.Name)), seed.UserName);
-            }
-
-            foreach (var role in seed.Roles)
-            {
-                if (!await roles.RoleExistsAsync(role))
-                {
-                    Check(await roles.CreateAsync(new IdentityRole(role)), role);
-                }
-
-                Check(await users.AddToRoleAsync(user, role), seed.UserName);
-            }
-        }
     }
 
     private static async Task SeedClientAsync(IOpenIddictApplicationManager applications, ClientRegistration client, CancellationToken cancellationToken)
@@ -111,14 +78,6 @@ public static class IdentityProviderSeeder
             // The client's URLs follow configuration (the demo may move it to other ports); the secret, when given, too.
             descriptor.ClientSecret = client.ClientSecret;
             await applications.UpdateAsync(existing, descriptor, cancellationToken);
-        }
-    }
-
-    private static void Check(IdentityResult result, string what)
-    {
-        if (!result.Succeeded)
-        {
-            throw new InvalidOperationException(string.Format(CultureInfo.InvariantCulture, "Seeding {0} failed: {1}", what, string.Join("; ", result.Errors.Select(e => e.Description))));
         }
     }
 }
