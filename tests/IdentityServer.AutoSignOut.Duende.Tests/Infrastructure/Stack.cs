@@ -18,10 +18,15 @@ internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
 
     public string ClientAddress { get; }
 
-    public static async Task<Stack> StartAsync(bool withPlugin = true)
+    /// <param name="withPlugin">Whether the binding is added; without it, Duende's built-in back-channel logout runs.</param>
+    /// <param name="backChannelLogoutUri">
+    /// Where the IdP sends client-app's logout tokens, given the client app's address; default: the client app's own
+    /// endpoint.
+    /// </param>
+    public static async Task<Stack> StartAsync(bool withPlugin = true, Func<string, string>? backChannelLogoutUri = null)
     {
         var clientAddress = $"http://127.0.0.1:{TestIdentityServer.FreePort()}";
-        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin);
+        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin, backChannelLogoutUri: backChannelLogoutUri?.Invoke(clientAddress));
         var client = await ClientAppUnderTest.StartAsync(clientAddress, idp.Address);
         return new Stack(idp, client, clientAddress);
     }

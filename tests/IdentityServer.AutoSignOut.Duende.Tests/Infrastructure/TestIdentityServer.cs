@@ -52,7 +52,11 @@ internal sealed class TestIdentityServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<TestIdentityServer> StartAsync(string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null)
+    /// <param name="clientAppAddress">hosts/ClientApp's address, where the code flow redirects.</param>
+    /// <param name="withPlugin">Whether the binding is added; without it, Duende's built-in back-channel logout runs.</param>
+    /// <param name="extraClients">More clients beside client-app and the one with an invalid URI.</param>
+    /// <param name="backChannelLogoutUri">client-app's back-channel logout URI; default: the client app's own endpoint.</param>
+    public static async Task<TestIdentityServer> StartAsync(string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null, string? backChannelLogoutUri = null)
     {
         var address = $"http://127.0.0.1:{FreePort()}";
         var databasePath = Path.Combine(Path.GetTempPath(), $"autosignout-duende-{Guid.NewGuid():N}.db");
@@ -73,7 +77,7 @@ internal sealed class TestIdentityServer : IAsyncDisposable
             .AddInMemoryIdentityResources([new IdentityResources.OpenId(), new IdentityResources.Profile()])
             .AddInMemoryApiScopes([new ApiScope("chat")])
             .AddInMemoryApiResources([new ApiResource(ClientId) { Scopes = { "chat" } }])
-            .AddInMemoryClients([Client(ClientId, clientAppAddress, clientAppAddress + "/signout-backchannel"), Client(InvalidClientId, "http://127.0.0.1:1", "not an absolute uri"), .. extraClients ?? []])
+            .AddInMemoryClients([Client(ClientId, clientAppAddress, backChannelLogoutUri ?? clientAppAddress + "/signout-backchannel"), Client(InvalidClientId, "http://127.0.0.1:1", "not an absolute uri"), .. extraClients ?? []])
             .AddServerSideSessions()
             .AddOperationalStore(o =>
             {
@@ -87,6 +91,9 @@ internal sealed class TestIdentityServer : IAsyncDisposable
                 o.InitialRetryDelay = TimeSpan.FromMilliseconds(500);
                 o.ImmediateRetryDelay = TimeSpan.FromMilliseconds(50);
                 o.PollInterval = TimeSpan.FromMilliseconds(500);
+                // A client that was down (side-by-side tests) is tried again within seconds of its recovery.
+                o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1);
+                o.MaxRetryDelay = TimeSpan.FromSeconds(2);
             });
             // The outbox and the jti index in the operational store's database.
             builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(connectionString));
