@@ -96,9 +96,9 @@ internal sealed class TestIdentityServer : IAsyncDisposable
                 o.MaxRetryDelay = TimeSpan.FromSeconds(2);
             });
             // The outbox and the jti index in the operational store's database.
-            builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(connectionString));
+            builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(connectionString).AddInterceptors(FailingOutboxWrites.Instance));
             builder.Services.AddAutoSignOutEntityFrameworkTokenIndex();
-            identityServer.AddAutoSignOut();
+            identityServer.AddAutoSignOut().AddAutoSignOutOperationalStoreTransaction();
         }
 
         var app = builder.Build();
