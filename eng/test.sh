@@ -76,7 +76,7 @@ packages="$root/artifacts/packages"
 rm -rf "$packages"
 pack_failed=0
 for project in src/*/*.csproj; do
-  case "$project" in src/IdentityServer.AutoSignOut.Duende/*) [ "$duende" -eq 1 ] || continue ;; esac
+  case "$project" in src/IdentityServer.AutoSignOut.Duende/* | src/IdentityServer.AutoSignOut.Duende.*/*) [ "$duende" -eq 1 ] || continue ;; esac
   if ! dotnet pack "$project" -c Release --no-build -o "$packages" >>"$results/pack.log" 2>&1; then
     echo "pack failed: $project (see artifacts/test-results/pack.log)"
     pack_failed=1

@@ -42,11 +42,14 @@ internal sealed partial class TestUser : IDisposable
     /// <summary>Signs in at the IdP, then to the client app (code flow), and gets its own tokens for the client.</summary>
     public async Task SignInAsync()
     {
-        await FollowAsync(new Uri($"{_stack.IdpAddress}/login?user={Uri.EscapeDataString(Name)}&returnUrl=%2F"));
+        await SignInAtIdpAsync();
         var landed = await FollowAsync(new Uri($"{_stack.ClientAddress}/account/sign-in-oidc?returnUrl=%2Flive"));
         Assert.AreEqual($"{_stack.ClientAddress}/live", landed.GetLeftPart(UriPartial.Path), "the code flow should land on the live page");
         Tokens = await GetTokensAsync();
     }
+
+    /// <summary>Signs in at the IdP only: a session that no client takes part in.</summary>
+    public async Task SignInAtIdpAsync() => await FollowAsync(new Uri($"{_stack.IdpAddress}/login?user={Uri.EscapeDataString(Name)}&returnUrl=%2F"));
 
     /// <summary>The code flow for client-app directly at the IdP, in this user's IdP session.</summary>
     public async Task<TokenSet> GetTokensAsync()

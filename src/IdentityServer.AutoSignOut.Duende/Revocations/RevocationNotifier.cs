@@ -1,20 +1,27 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace AutoSignOut.IdentityServer.Duende;
 
 /// <summary>
 /// Runs a Duende operation inside a <see cref="RevocationBatch"/> and hands what it revoked to the engine afterwards:
-/// the notifications are stored in the outbox (a fast write), never sent while the caller waits.
+/// the notifications are stored in the outbox (a fast write), never sent while the caller waits. With an
+/// <see cref="IRevocationTransactionSource"/> that can share Duende's transaction, they are stored in it.
 /// </summary>
 internal sealed class RevocationNotifier
 {
+    private readonly IServiceProvider _services;
     private readonly IAutoSignOutServer _server;
+    private readonly ILogoutDispatchSignal _signal;
     private readonly DuendeBindingTelemetry _telemetry;
     private readonly ILogger _logger;
 
-    public RevocationNotifier(IAutoSignOutServer server, DuendeBindingTelemetry telemetry, ILogger<RevocationNotifier> logger)
+    public RevocationNotifier(IServiceProvider services, IAutoSignOutServer server, ILogoutDispatchSignal signal, DuendeBindingTelemetry telemetry, ILogger<RevocationNotifier> logger)
     {
+        // The services of whoever created the decorator: a scope's, so Duende's stores and a transaction agree on the context.
+        _services = services;
         _server = server;
+        _signal = signal;
         _telemetry = telemetry;
         _logger = logger;
     }
@@ -26,6 +33,27 @@ internal sealed class RevocationNotifier
         if (batch is null)
         {
             return await operation(RevocationBatch.Current!).ConfigureAwait(false);
+        }
+
+        IRevocationTransaction? transaction;
+        try
+        {
+            transaction = _services.GetService<IRevocationTransactionSource>() is { } transactions
+                ? await transactions.BeginAsync(_services, CancellationToken.None).ConfigureAwait(false)
+                : null;
+        }
+        catch
+        {
+            batch.End();
+            throw;
+        }
+
+        if (transaction is not null)
+        {
+            await using (transaction.ConfigureAwait(false))
+            {
+                return await RunInTransactionAsync(operation, batch, transaction).ConfigureAwait(false);
+            }
         }
 
         try
@@ -40,6 +68,54 @@ internal sealed class RevocationNotifier
             // Whatever Duende removed before a failure is revoked all the same: notify it.
             await NotifyAsync(batch).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Runs the operation and stores its notifications in one transaction: a failure anywhere before the commit (Duende's,
+    /// minting the tokens, storing them) rolls back Duende's writes with them and reaches the caller.
+    /// </summary>
+    private async Task<T> RunInTransactionAsync<T>(Func<RevocationBatch, Task<T>> operation, RevocationBatch batch, IRevocationTransaction transaction)
+    {
+        T result;
+        try
+        {
+            result = await operation(batch).ConfigureAwait(false);
+        }
+        finally
+        {
+            batch.End();
+        }
+
+        var revocations = batch.ToRevocations();
+        var notifications = new List<LogoutNotification>();
+        var counts = new List<int>(revocations.Count);
+        foreach (var revocation in revocations)
+        {
+            var created = await _server.CreateNotificationsAsync(revocation).ConfigureAwait(false);
+            notifications.AddRange(created);
+            counts.Add(created.Count);
+        }
+
+        // Leased to this instance's dispatcher before they are stored and handed over in memory after the commit, but only
+        // when this transaction commits: the caller's could still roll back after the dispatcher sent them.
+        using var handOver = transaction.Commits && notifications.Count > 0 ? _server.PrepareHandOver(notifications) : null;
+        await transaction.CommitAsync(notifications, CancellationToken.None).ConfigureAwait(false);
+        if (handOver is not null)
+        {
+            handOver.Complete();
+        }
+        else if (notifications.Count > 0)
+        {
+            // Found by the dispatcher once the caller commits.
+            _signal.Notify();
+        }
+
+        for (var i = 0; i < revocations.Count; i++)
+        {
+            Record(revocations[i], counts[i]);
+        }
+
+        return result;
     }
 
     /// <inheritdoc cref="RunAsync{T}(Func{RevocationBatch, Task{T}}, string?)"/>
@@ -70,9 +146,7 @@ internal sealed class RevocationNotifier
         {
             try
             {
-                var count = await _server.RevokeAsync(revocation).ConfigureAwait(false);
-                _telemetry.Revocations.Add(1, new KeyValuePair<string, object?>("autosignout.reason", revocation.Reason));
-                _logger.RevocationNotified(revocation.Reason, count);
+                Record(revocation, await _server.RevokeAsync(revocation).ConfigureAwait(false));
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -81,5 +155,11 @@ internal sealed class RevocationNotifier
                 _logger.NotificationEnqueueFailed(exception, revocation.Reason);
             }
         }
+    }
+
+    private void Record(Revocation revocation, int count)
+    {
+        _telemetry.Revocations.Add(1, new KeyValuePair<string, object?>("autosignout.reason", revocation.Reason));
+        _logger.RevocationNotified(revocation.Reason, count);
     }
 }

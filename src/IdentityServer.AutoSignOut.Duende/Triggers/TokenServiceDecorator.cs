@@ -14,13 +14,15 @@ internal sealed class TokenServiceDecorator : ITokenService
 {
     private readonly ITokenService _inner;
     private readonly IIssuedTokenIndex _index;
+    private readonly DuendeLogoutSigningCredentialsSource _signing;
     private readonly DuendeBindingTelemetry _telemetry;
     private readonly ILogger _logger;
 
-    public TokenServiceDecorator(ITokenService inner, IIssuedTokenIndex index, DuendeBindingTelemetry telemetry, ILogger<TokenServiceDecorator> logger)
+    public TokenServiceDecorator(ITokenService inner, IIssuedTokenIndex index, DuendeLogoutSigningCredentialsSource signing, DuendeBindingTelemetry telemetry, ILogger<TokenServiceDecorator> logger)
     {
         _inner = inner;
         _index = index;
+        _signing = signing;
         _telemetry = telemetry;
         _logger = logger;
     }
@@ -33,6 +35,9 @@ internal sealed class TokenServiceDecorator : ITokenService
     {
         ArgumentNullException.ThrowIfNull(token);
         var result = await _inner.CreateSecurityTokenAsync(token).ConfigureAwait(false);
+        // The issuer of the tokens a client holds is the one its logout tokens must carry: known from the first token on,
+        // so a revocation from admin code outside any request can sign before anyone has logged out.
+        _signing.Remember(token.Issuer);
         if (token.Type == OidcConstants.TokenTypes.AccessToken
             && token.Claims.FirstOrDefault(static c => c.Type == JwtClaimTypes.JwtId)?.Value is { Length: > 0 } jti
             && !string.IsNullOrEmpty(token.ClientId))

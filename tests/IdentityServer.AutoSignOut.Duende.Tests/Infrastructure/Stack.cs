@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
 
 namespace AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
 
@@ -18,10 +19,17 @@ internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
 
     public string ClientAddress { get; }
 
-    public static async Task<Stack> StartAsync(bool withPlugin = true)
+    /// <param name="withPlugin">Whether the binding is added; without it, Duende's built-in back-channel logout runs.</param>
+    /// <param name="backChannelLogoutUri">
+    /// Where the IdP sends client-app's logout tokens, given the client app's address; default: the client app's own
+    /// endpoint.
+    /// </param>
+    /// <param name="database">The IdP's database (operational store and outbox); default: a new SQLite file.</param>
+    /// <param name="keyManagement">Duende's automatic key management instead of a static signing key.</param>
+    public static async Task<Stack> StartAsync(bool withPlugin = true, Func<string, string>? backChannelLogoutUri = null, Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false)
     {
         var clientAddress = $"http://127.0.0.1:{TestIdentityServer.FreePort()}";
-        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin);
+        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin, backChannelLogoutUri: backChannelLogoutUri?.Invoke(clientAddress), database: database, keyManagement: keyManagement);
         var client = await ClientAppUnderTest.StartAsync(clientAddress, idp.Address);
         return new Stack(idp, client, clientAddress);
     }

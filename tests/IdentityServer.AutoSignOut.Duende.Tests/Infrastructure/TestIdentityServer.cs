@@ -52,11 +52,20 @@ internal sealed class TestIdentityServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<TestIdentityServer> StartAsync(string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null)
+    /// <param name="clientAppAddress">hosts/ClientApp's address, where the code flow redirects.</param>
+    /// <param name="withPlugin">Whether the binding is added; without it, Duende's built-in back-channel logout runs.</param>
+    /// <param name="extraClients">More clients beside client-app and the one with an invalid URI.</param>
+    /// <param name="backChannelLogoutUri">client-app's back-channel logout URI; default: the client app's own endpoint.</param>
+    /// <param name="database">The operational store's and the outbox's database; default: a new SQLite file.</param>
+    /// <param name="keyManagement">Duende's automatic key management (keys in the EF store) instead of a static key.</param>
+    public static async Task<TestIdentityServer> StartAsync(
+        string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null, string? backChannelLogoutUri = null,
+        Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false)
     {
         var address = $"http://127.0.0.1:{FreePort()}";
         var databasePath = Path.Combine(Path.GetTempPath(), $"autosignout-duende-{Guid.NewGuid():N}.db");
         var connectionString = $"Data Source={databasePath}";
+        var useDatabase = database ?? (db => db.UseSqlite(connectionString));
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
         builder.WebHost.UseUrls(address);
         builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Trace).AddConsole().AddFilter(static (category, level) =>
@@ -65,21 +74,29 @@ internal sealed class TestIdentityServer : IAsyncDisposable
 
         var identityServer = builder.Services.AddIdentityServer(o =>
             {
-                o.KeyManagement.Enabled = false;
+                o.KeyManagement.Enabled = keyManagement;
+                // No key cache: a key that a test replaces in the store is used at once.
+                o.KeyManagement.KeyCacheDuration = TimeSpan.Zero;
+                o.KeyManagement.InitializationKeyCacheDuration = TimeSpan.Zero;
+                o.KeyManagement.InitializationSynchronizationDelay = TimeSpan.Zero;
                 o.ServerSideSessions.RemoveExpiredSessionsFrequency = TimeSpan.FromSeconds(1);
                 o.ServerSideSessions.ExpiredSessionsTriggerBackchannelLogout = true;
             })
-            .AddSigningCredential(new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" }, SecurityAlgorithms.RsaSha256)
             .AddInMemoryIdentityResources([new IdentityResources.OpenId(), new IdentityResources.Profile()])
             .AddInMemoryApiScopes([new ApiScope("chat")])
             .AddInMemoryApiResources([new ApiResource(ClientId) { Scopes = { "chat" } }])
-            .AddInMemoryClients([Client(ClientId, clientAppAddress, clientAppAddress + "/signout-backchannel"), Client(InvalidClientId, "http://127.0.0.1:1", "not an absolute uri"), .. extraClients ?? []])
+            .AddInMemoryClients([Client(ClientId, clientAppAddress, backChannelLogoutUri ?? clientAppAddress + "/signout-backchannel"), Client(InvalidClientId, "http://127.0.0.1:1", "not an absolute uri"), .. extraClients ?? []])
             .AddServerSideSessions()
             .AddOperationalStore(o =>
             {
-                o.ConfigureDbContext = db => db.UseSqlite(connectionString);
+                o.ConfigureDbContext = useDatabase;
                 o.EnableTokenCleanup = false;
             });
+        if (!keyManagement)
+        {
+            identityServer.AddSigningCredential(new RsaSecurityKey(RSA.Create(2048)) { KeyId = "test-key" }, SecurityAlgorithms.RsaSha256);
+        }
+
         if (withPlugin)
         {
             builder.Services.AddAutoSignOutServer(o =>
@@ -87,11 +104,18 @@ internal sealed class TestIdentityServer : IAsyncDisposable
                 o.InitialRetryDelay = TimeSpan.FromMilliseconds(500);
                 o.ImmediateRetryDelay = TimeSpan.FromMilliseconds(50);
                 o.PollInterval = TimeSpan.FromMilliseconds(500);
+                // A client that was down (side-by-side tests) is tried again within seconds of its recovery.
+                o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1);
+                o.MaxRetryDelay = TimeSpan.FromSeconds(2);
             });
             // The outbox and the jti index in the operational store's database.
-            builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(connectionString));
+            builder.Services.AddAutoSignOutEntityFrameworkOutbox(o =>
+            {
+                useDatabase(o);
+                o.AddInterceptors(FailingOutboxWrites.Instance);
+            });
             builder.Services.AddAutoSignOutEntityFrameworkTokenIndex();
-            identityServer.AddAutoSignOut();
+            identityServer.AddAutoSignOut().AddAutoSignOutOperationalStoreTransaction();
         }
 
         var app = builder.Build();
