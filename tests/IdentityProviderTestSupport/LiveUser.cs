@@ -29,7 +29,8 @@ internal sealed class LiveUser : IAsyncDisposable
     {
         Assert.IsTrue(await Cookie.ClosedWithinAsync(CloseTimeout), $"{User.Name}'s cookie connection should close");
         Assert.IsTrue(await Bearer.ClosedWithinAsync(CloseTimeout), $"{User.Name}'s bearer connection should close");
-        Assert.AreEqual(reason, Cookie.SignedOutReason, "the reason reaches the connection");
+        Assert.AreEqual(reason, await Cookie.SignedOutReasonWithinAsync(CloseTimeout), "the reason reaches the connection");
+        Assert.HasCount(1, Cookie.SignedOutReasons, $"told once: {string.Join(", ", Cookie.SignedOutReasons)}");
         Assert.IsTrue(await User.CookieRefusedAsync(), $"{User.Name}'s cookie should be refused");
         Assert.IsTrue(await User.BearerRefusedAsync(User.Tokens!.AccessToken), $"{User.Name}'s access token should be refused");
     }

@@ -208,6 +208,8 @@ internal sealed class LiveConnection : IAsyncDisposable
 {
     private readonly HubConnection _connection;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _reason = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _reasons = new();
 
     private LiveConnection(HubConnection connection)
     {
@@ -217,10 +219,35 @@ internal sealed class LiveConnection : IAsyncDisposable
             _closed.TrySetResult();
             return Task.CompletedTask;
         };
-        connection.On<string>("signedOut", reason => SignedOutReason = reason);
+        connection.On<string>("signedOut", reason =>
+        {
+            SignedOutReason ??= reason;
+            _reasons.Enqueue(reason);
+            _reason.TrySetResult(reason);
+        });
     }
 
+    /// <summary>The reason of the first "signed out" message, or <see langword="null"/> while none has arrived.</summary>
     public string? SignedOutReason { get; private set; }
+
+    /// <summary>Every "signed out" reason received, in order: one revocation should tell the connection once.</summary>
+    public IReadOnlyCollection<string> SignedOutReasons => _reasons;
+
+    /// <summary>
+    /// Waits (bounded) for the "signed out" message. The client runs its handlers apart from the loop that reports the
+    /// close, so a closed connection may not have run its handler yet; <see langword="null"/> if none arrived in time.
+    /// </summary>
+    public async Task<string?> SignedOutReasonWithinAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _reason.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
 
     public bool IsOpen => _connection.State == HubConnectionState.Connected;
 

@@ -58,7 +58,7 @@ public sealed class IdentityServerHostTests
             Assert.AreEqual(postLogout.AbsoluteUri, page.Headers.Location?.AbsoluteUri);
 
             Assert.IsTrue(await aliceConnection.ClosedWithinAsync(CloseTimeout), "alice's connection closed");
-            Assert.AreEqual(RevocationReasons.Logout, aliceConnection.SignedOutReason, "the reason reaches the connection");
+            Assert.AreEqual(RevocationReasons.Logout, await aliceConnection.SignedOutReasonWithinAsync(CloseTimeout), "the reason reaches the connection");
             Assert.IsTrue(
                 await LiveConnection.RefusedAsync(clientUrl, o => o.AccessTokenProvider = () => Task.FromResult<string?>(aliceTokens.AccessToken)),
                 "alice's access token is refused afterwards");
