@@ -88,6 +88,30 @@ public sealed class RevocationTriggerTests
     }
 
     [TestMethod]
+    public async Task Server_side_session_expired_and_removed_by_Duendes_cleanup_job_closes_the_sessions_connections()
+    {
+        await using var alice = await LiveUser.StartAsync(_stack, "alice");
+        await using var bob = await LiveUser.StartAsync(_stack, "bob");
+        var sid = new JsonWebToken(alice.User.Tokens!.IdToken).GetClaim("sid").Value;
+
+        // The session's expiry moved into the past, as idle time would: Duende's own cleanup job (every second here)
+        // finds it, removes it and runs its expiry coordination, which the binding turns into notifications.
+        await _stack.Idp.InScopeAsync(async s =>
+        {
+            var store = s.GetRequiredService<IServerSideSessionStore>();
+            var session = (await store.GetSessionsAsync(new SessionFilter { SessionId = sid })).Single();
+            var stored = await store.GetSessionAsync(session.Key);
+            stored!.Expires = DateTime.UtcNow.AddMinutes(-1);
+            await store.UpdateSessionAsync(stored);
+            return 0;
+        });
+
+        await alice.AssertSignedOutAsync(RevocationReasons.SessionEnded);
+        await bob.AssertStillLiveAsync();
+        Assert.IsEmpty(await _stack.Idp.InScopeAsync(s => s.GetRequiredService<IServerSideSessionStore>().GetSessionsAsync(new SessionFilter { SessionId = sid })), "the job removed the session");
+    }
+
+    [TestMethod]
     public async Task Refresh_token_revoked_at_the_revocation_endpoint_closes_that_session_at_that_client()
     {
         await using var alice = await LiveUser.StartAsync(_stack, "alice");
