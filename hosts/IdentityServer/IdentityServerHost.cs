@@ -89,7 +89,9 @@ public static class IdentityServerHost
             // The outbox and jti index in the operational store's database (WAL, synchronous=NORMAL for their writes).
             builder.Services.AddAutoSignOutEntityFrameworkOutbox(o => o.UseSqlite(settings.ConnectionString).AddInterceptors(new SqliteSynchronousNormalInterceptor()));
             builder.Services.AddAutoSignOutEntityFrameworkTokenIndex();
-            identityServer.AddAutoSignOut();
+
+            // Where Duende deletes grants or sessions through EF, the notifications commit in the same transaction.
+            identityServer.AddAutoSignOut().AddAutoSignOutOperationalStoreTransaction();
         }
 
         builder.Services.AddAuthorizationBuilder()

@@ -51,11 +51,27 @@ internal sealed class OperationalStoreRevocationTransactionSource<TOutboxContext
             }
 
             // The caller's transaction (on this context, or an ambient System.Transactions one) is the caller's to end.
-            var owned = grants.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null
-                ? await grants.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
-                : null;
+            IDisposable? writeLock = null;
+            IDbContextTransaction? owned = null;
+            if (grants.Database.CurrentTransaction is null && System.Transactions.Transaction.Current is null)
+            {
+                // On SQLite, the transaction queues behind this process's other writers to the file (the outbox
+                // dispatcher's among them, keyed by the outbox's connection string) instead of meeting SQLite's "busy",
+                // which its ADO.NET provider answers by sleeping.
+                writeLock = await SqliteWriteGate.EnterAsync(outbox, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    owned = await grants.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    writeLock?.Dispose();
+                    throw;
+                }
+            }
+
             outbox.Database.SetDbConnection(grants.Database.GetDbConnection(), contextOwnsConnection: false);
-            return new OperationalStoreRevocationTransaction(grants, outbox, owned);
+            return new OperationalStoreRevocationTransaction(grants, outbox, owned, writeLock);
         }
         catch
         {
@@ -102,12 +118,14 @@ internal sealed class OperationalStoreRevocationTransaction : IRevocationTransac
     private readonly DbContext _grants;
     private readonly DbContext _outbox;
     private readonly IDbContextTransaction? _owned;
+    private readonly IDisposable? _writeLock;
 
-    public OperationalStoreRevocationTransaction(DbContext grants, DbContext outbox, IDbContextTransaction? owned)
+    public OperationalStoreRevocationTransaction(DbContext grants, DbContext outbox, IDbContextTransaction? owned, IDisposable? writeLock)
     {
         _grants = grants;
         _outbox = outbox;
         _owned = owned;
+        _writeLock = writeLock;
     }
 
     public bool Commits => _owned is not null;
@@ -135,11 +153,18 @@ internal sealed class OperationalStoreRevocationTransaction : IRevocationTransac
     public async ValueTask DisposeAsync()
     {
         // Not committed: the rollback takes Duende's deletion with it.
-        if (_owned is not null)
+        try
         {
-            await _owned.DisposeAsync().ConfigureAwait(false);
-        }
+            if (_owned is not null)
+            {
+                await _owned.DisposeAsync().ConfigureAwait(false);
+            }
 
-        await _outbox.DisposeAsync().ConfigureAwait(false);
+            await _outbox.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock?.Dispose();
+        }
     }
 }
