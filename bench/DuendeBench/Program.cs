@@ -16,7 +16,6 @@ using AutoSignOut.IdentityProvider;
 using AutoSignOut.IdentityServerHost;
 using Duende.IdentityServer.Models;
 using IdpBench;
-using static IdpBench.BenchMeasures;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
@@ -25,6 +24,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using static IdpBench.BenchMeasures;
 
 var logouts = ArgInt("--logouts", 200);
 var slowLogouts = ArgInt("--slow-logouts", 20);

@@ -18,7 +18,6 @@ using AutoSignOut.IdentityProvider.Data;
 using AutoSignOut.IdentityServer;
 using AutoSignOut.IdentityServer.OpenIddict;
 using IdpBench;
-using static IdpBench.BenchMeasures;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Connections;
@@ -27,6 +26,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using static IdpBench.BenchMeasures;
 
 var revocations = ArgInt("--revocations", 200);
 var logouts = ArgInt("--logouts", 200);

@@ -1,10 +1,10 @@
 using System.Net;
-using DemoIdentityServer = AutoSignOut.IdentityServerHost.IdentityServerHost;
-using AutoSignOut.IdentityServerHost;
 using AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
+using AutoSignOut.IdentityServerHost;
 using IdpBench;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using DemoIdentityServer = AutoSignOut.IdentityServerHost.IdentityServerHost;
 
 namespace AutoSignOut.IdentityServer.Duende.Tests;
 
