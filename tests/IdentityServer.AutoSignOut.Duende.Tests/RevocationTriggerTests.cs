@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Diagnostics.Metrics;
 using System.Net;
 using AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
@@ -123,6 +124,31 @@ public sealed class RevocationTriggerTests
         await alice.AssertSignedOutAsync(RevocationReasons.TokenRevoked);
         await bob.AssertStillLiveAsync();
         Assert.AreEqual(1, enqueued.GetMeasurementSnapshot().Sum(m => m.Value), "one notification, though Duende removed the refresh token and the session's reference tokens");
+    }
+
+    [TestMethod]
+    public async Task Reference_access_token_revoked_at_the_revocation_endpoint_closes_that_session_at_that_client()
+    {
+        await using var alice = await LiveUser.StartAsync(_stack, "alice");
+        await using var bob = await LiveUser.StartAsync(_stack, "bob");
+        var sid = new JsonWebToken(alice.User.Tokens!.IdToken).GetClaim("sid").Value;
+
+        // A reference access token of alice's session at the client, as Duende stores one for a client whose
+        // AccessTokenType is Reference: a handle, the token itself in the grant store.
+        var handle = await _stack.Idp.InScopeAsync(s => s.GetRequiredService<IReferenceTokenStore>().StoreReferenceTokenAsync(new Token(global::Duende.IdentityModel.OidcConstants.TokenTypes.AccessToken)
+        {
+            ClientId = TestIdentityServer.ClientId,
+            Issuer = _stack.Idp.Address,
+            CreationTime = DateTime.UtcNow,
+            Lifetime = 3600,
+            AccessTokenType = AccessTokenType.Reference,
+            Claims = [new Claim("sub", alice.User.Name), new Claim("sid", sid), new Claim("client_id", TestIdentityServer.ClientId)],
+        }));
+
+        Assert.AreEqual(HttpStatusCode.OK, await alice.User.RevokeAtEndpointAsync(handle, "access_token"));
+
+        await alice.AssertSignedOutAsync(RevocationReasons.TokenRevoked);
+        await bob.AssertStillLiveAsync();
     }
 
     [TestMethod]
