@@ -90,6 +90,17 @@ internal sealed partial class BenchUserAgent : IDisposable
             ["post_logout_redirect_uri"] = postLogoutRedirectUri.AbsoluteUri,
         }));
 
+    /// <summary>
+    /// Submits a form of an IdP page in this agent's IdP session, as a browser would: reads <paramref name="page"/> for its
+    /// antiforgery token, then posts <paramref name="fields"/> with it to <paramref name="action"/> (redirects not followed).
+    /// </summary>
+    public async Task<HttpResponseMessage> SubmitFormAsync(Uri page, Uri action, IDictionary<string, string> fields)
+    {
+        var html = await _http.GetStringAsync(page);
+        var token = AntiforgeryField().Match(html) is { Success: true } match ? WebUtility.HtmlDecode(match.Groups["v"].Value) : throw new InvalidOperationException($"{page} has no antiforgery token.");
+        return await _http.PostAsync(action, new FormUrlEncodedContent(new Dictionary<string, string>(fields) { ["__RequestVerificationToken"] = token }));
+    }
+
     /// <summary>A GET in this agent's IdP session, redirects not followed (DuendeBench follows end-session to the logout page).</summary>
     public Task<HttpResponseMessage> GetAsync(Uri url) => _http.GetAsync(url);
 
