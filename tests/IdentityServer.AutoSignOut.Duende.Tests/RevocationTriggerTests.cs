@@ -1,6 +1,6 @@
-using System.Security.Claims;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Security.Claims;
 using AutoSignOut.IdentityServer.Duende.Tests.Infrastructure;
 using Duende.IdentityServer;
 using Duende.IdentityServer.Models;
