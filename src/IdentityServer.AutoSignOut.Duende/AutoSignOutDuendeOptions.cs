@@ -20,4 +20,13 @@ public sealed class AutoSignOutDuendeOptions
     /// <see langword="true"/>.
     /// </summary>
     public bool CheckClientsAtStart { get; set; } = true;
+
+    /// <summary>
+    /// How long the binding keeps trying to store the logout notifications of a revocation that IdentityServer has
+    /// already written, when storing them failed at the time (the outbox's database briefly unreachable). They are
+    /// tried again in the background with growing delays (1 s doubling to 30 s); every failure is logged and counted,
+    /// and giving up is logged as an error. Not used for writes in IdentityServer's own transaction
+    /// (<c>AddAutoSignOutOperationalStoreTransaction</c>), which fail with it. Default: 10 minutes.
+    /// </summary>
+    public TimeSpan NotificationRetryWindow { get; set; } = TimeSpan.FromMinutes(10);
 }

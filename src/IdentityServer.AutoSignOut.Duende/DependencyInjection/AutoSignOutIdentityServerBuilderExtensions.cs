@@ -53,6 +53,8 @@ public static class AutoSignOutIdentityServerBuilderExtensions
         services.TryAddSingleton<IIssuedTokenIndex, InMemoryIssuedTokenIndex>();
         services.TryAddSingleton<DuendeBindingTelemetry>();
         services.AddTransient<RevocationNotifier>();
+        services.TryAddSingleton<NotificationRetryQueue>();
+        services.AddHostedService(static sp => sp.GetRequiredService<NotificationRetryQueue>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BackChannelLogoutClientCheck>());
 
         // Duende's sender POSTs while the logout page waits, once: replaced by the engine.

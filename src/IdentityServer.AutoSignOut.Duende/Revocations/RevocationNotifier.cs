@@ -13,15 +13,17 @@ internal sealed class RevocationNotifier
     private readonly IServiceProvider _services;
     private readonly IAutoSignOutServer _server;
     private readonly ILogoutDispatchSignal _signal;
+    private readonly NotificationRetryQueue _retries;
     private readonly DuendeBindingTelemetry _telemetry;
     private readonly ILogger _logger;
 
-    public RevocationNotifier(IServiceProvider services, IAutoSignOutServer server, ILogoutDispatchSignal signal, DuendeBindingTelemetry telemetry, ILogger<RevocationNotifier> logger)
+    public RevocationNotifier(IServiceProvider services, IAutoSignOutServer server, ILogoutDispatchSignal signal, NotificationRetryQueue retries, DuendeBindingTelemetry telemetry, ILogger<RevocationNotifier> logger)
     {
         // The services of whoever created the decorator: a scope's, so Duende's stores and a transaction agree on the context.
         _services = services;
         _server = server;
         _signal = signal;
+        _retries = retries;
         _telemetry = telemetry;
         _logger = logger;
     }
@@ -150,9 +152,11 @@ internal sealed class RevocationNotifier
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                // Duende has already revoked; failing the user's logout or the admin call would not undo it.
+                // Duende has already revoked; failing the user's logout or the admin call would not undo it. The
+                // notifications are stored again in the background, unless the revocation itself is refused.
                 _telemetry.Failures.Add(1);
-                _logger.NotificationEnqueueFailed(exception, revocation.Reason);
+                var retried = exception is not ArgumentException && _retries.TryAdd(revocation);
+                _logger.NotificationEnqueueFailed(exception, revocation.Reason, retried);
             }
         }
     }

@@ -13,6 +13,7 @@ internal sealed class DuendeBindingTelemetry
         Revocations = meter.CreateCounter<long>("autosignout.duende.revocations", "{revocation}", "Revocations at IdentityServer handed to the engine, by reason.");
         Failures = meter.CreateCounter<long>("autosignout.duende.failures", "{failure}", "Revocations whose notifications could not be stored.");
         IndexedTokens = meter.CreateCounter<long>("autosignout.duende.tokens.indexed", "{token}", "Access tokens recorded in the jti index.");
+        Abandoned = meter.CreateCounter<long>("autosignout.duende.revocations.abandoned", "{revocation}", "Revocations whose notifications were given up on: retries exhausted, the retry queue full, or the host stopping.");
     }
 
     public Counter<long> Revocations { get; }
@@ -20,4 +21,6 @@ internal sealed class DuendeBindingTelemetry
     public Counter<long> Failures { get; }
 
     public Counter<long> IndexedTokens { get; }
+
+    public Counter<long> Abandoned { get; }
 }

@@ -26,10 +26,11 @@ internal sealed class Stack : IIdentityProviderStack, IAsyncDisposable
     /// </param>
     /// <param name="database">The IdP's database (operational store and outbox); default: a new SQLite file.</param>
     /// <param name="keyManagement">Duende's automatic key management instead of a static signing key.</param>
-    public static async Task<Stack> StartAsync(bool withPlugin = true, Func<string, string>? backChannelLogoutUri = null, Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false)
+    /// <param name="sharedTransaction">Whether the notifications are written in the transaction of Duende's EF writes.</param>
+    public static async Task<Stack> StartAsync(bool withPlugin = true, Func<string, string>? backChannelLogoutUri = null, Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false, bool sharedTransaction = true)
     {
         var clientAddress = $"http://127.0.0.1:{TestIdentityServer.FreePort()}";
-        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin, backChannelLogoutUri: backChannelLogoutUri?.Invoke(clientAddress), database: database, keyManagement: keyManagement);
+        var idp = await TestIdentityServer.StartAsync(clientAddress, withPlugin, backChannelLogoutUri: backChannelLogoutUri?.Invoke(clientAddress), database: database, keyManagement: keyManagement, sharedTransaction: sharedTransaction);
         var client = await ClientAppUnderTest.StartAsync(clientAddress, idp.Address);
         return new Stack(idp, client, clientAddress);
     }

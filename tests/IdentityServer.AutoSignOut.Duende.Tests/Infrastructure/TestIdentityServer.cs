@@ -31,15 +31,19 @@ internal sealed class TestIdentityServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _databasePath;
 
-    private TestIdentityServer(WebApplication app, string address, string databasePath)
+    private TestIdentityServer(WebApplication app, string address, string databasePath, FailingOutboxWrites outboxWrites)
     {
         _app = app;
         Address = address;
         _databasePath = databasePath;
+        OutboxWrites = outboxWrites;
     }
 
     /// <summary>The IdP's base address, which is also its issuer.</summary>
     public string Address { get; }
+
+    /// <summary>Turns this IdP's outbox inserts into failures (<see cref="FailingOutboxWrites.FailAll"/>).</summary>
+    public FailingOutboxWrites OutboxWrites { get; }
 
     public IServiceProvider Services => _app.Services;
 
@@ -58,14 +62,17 @@ internal sealed class TestIdentityServer : IAsyncDisposable
     /// <param name="backChannelLogoutUri">client-app's back-channel logout URI; default: the client app's own endpoint.</param>
     /// <param name="database">The operational store's and the outbox's database; default: a new SQLite file.</param>
     /// <param name="keyManagement">Duende's automatic key management (keys in the EF store) instead of a static key.</param>
+    /// <param name="sharedTransaction">Whether the notifications are written in the transaction of Duende's EF writes
+    /// (<c>AddAutoSignOutOperationalStoreTransaction</c>); without it, they are stored after Duende's write.</param>
     public static async Task<TestIdentityServer> StartAsync(
         string clientAppAddress, bool withPlugin = true, IEnumerable<Client>? extraClients = null, string? backChannelLogoutUri = null,
-        Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false)
+        Action<DbContextOptionsBuilder>? database = null, bool keyManagement = false, bool sharedTransaction = true)
     {
         var address = $"http://127.0.0.1:{FreePort()}";
         var databasePath = Path.Combine(Path.GetTempPath(), $"autosignout-duende-{Guid.NewGuid():N}.db");
         var connectionString = $"Data Source={databasePath}";
         var useDatabase = database ?? (db => db.UseSqlite(connectionString));
+        var outboxWrites = new FailingOutboxWrites();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
         builder.WebHost.UseUrls(address);
         builder.Logging.ClearProviders().SetMinimumLevel(LogLevel.Trace).AddConsole().AddFilter(static (category, level) =>
@@ -112,10 +119,14 @@ internal sealed class TestIdentityServer : IAsyncDisposable
             builder.Services.AddAutoSignOutEntityFrameworkOutbox(o =>
             {
                 useDatabase(o);
-                o.AddInterceptors(FailingOutboxWrites.Instance);
+                o.AddInterceptors(outboxWrites);
             });
             builder.Services.AddAutoSignOutEntityFrameworkTokenIndex();
-            identityServer.AddAutoSignOut().AddAutoSignOutOperationalStoreTransaction();
+            identityServer.AddAutoSignOut(o => o.NotificationRetryWindow = TimeSpan.FromSeconds(30));
+            if (sharedTransaction)
+            {
+                identityServer.AddAutoSignOutOperationalStoreTransaction();
+            }
         }
 
         var app = builder.Build();
@@ -148,7 +159,7 @@ internal sealed class TestIdentityServer : IAsyncDisposable
         }
 
         await app.StartAsync();
-        return new TestIdentityServer(app, address, databasePath);
+        return new TestIdentityServer(app, address, databasePath, outboxWrites);
     }
 
     public static Client Client(string clientId, string address, string? backChannelLogoutUri) => new()
