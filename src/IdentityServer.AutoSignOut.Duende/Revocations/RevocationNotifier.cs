@@ -29,7 +29,14 @@ internal sealed class RevocationNotifier
     }
 
     /// <summary>Runs <paramref name="operation"/> in a batch (or the running one), then notifies.</summary>
-    public async Task<T> RunAsync<T>(Func<RevocationBatch, Task<T>> operation, string? reason = null)
+    /// <param name="operation">Duende's work.</param>
+    /// <param name="reason">The revocations' reason, unless one is set with <see cref="AutoSignOutRevocationReason.Use"/>.</param>
+    /// <param name="sessionEnded">
+    /// Whether IdentityServer ended the session before this runs (logout and expiry coordination): then a failure of the
+    /// transaction shared with IdentityServer's writes cannot undo the revocation, so it is finished without that
+    /// transaction (Duende's work again, the notifications stored after it, or retried) rather than failing the caller.
+    /// </param>
+    public async Task<T> RunAsync<T>(Func<RevocationBatch, Task<T>> operation, string? reason = null, bool sessionEnded = false)
     {
         var batch = RevocationBatch.Begin(reason);
         if (batch is null)
@@ -52,9 +59,24 @@ internal sealed class RevocationNotifier
 
         if (transaction is not null)
         {
-            await using (transaction.ConfigureAwait(false))
+            try
             {
-                return await RunInTransactionAsync(operation, batch, transaction).ConfigureAwait(false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    return await RunInTransactionAsync(operation, batch, transaction).ConfigureAwait(false);
+                }
+            }
+            catch (Exception exception) when (sessionEnded && exception is not OperationCanceledException)
+            {
+                // Rolled back, but the session IdentityServer removed before this ran stays removed: finish the
+                // revocation without the shared transaction.
+                _telemetry.Failures.Add(1);
+                _logger.SharedTransactionFailedAfterSessionEnded(exception);
+
+                // The batch was ended in the transaction's own flow; an async method's ambient change does not reach
+                // its caller, so it is ended here too before a new one begins.
+                batch.End();
+                batch = RevocationBatch.Begin(reason)!;
             }
         }
 
@@ -120,13 +142,16 @@ internal sealed class RevocationNotifier
         return result;
     }
 
-    /// <inheritdoc cref="RunAsync{T}(Func{RevocationBatch, Task{T}}, string?)"/>
-    public Task RunAsync(Func<RevocationBatch, Task> operation, string? reason = null) =>
-        RunAsync(async batch =>
-        {
-            await operation(batch).ConfigureAwait(false);
-            return true;
-        }, reason);
+    /// <inheritdoc cref="RunAsync{T}(Func{RevocationBatch, Task{T}}, string?, bool)"/>
+    public Task RunAsync(Func<RevocationBatch, Task> operation, string? reason = null, bool sessionEnded = false) =>
+        RunAsync(
+            async batch =>
+            {
+                await operation(batch).ConfigureAwait(false);
+                return true;
+            },
+            reason,
+            sessionEnded);
 
     /// <summary>Runs <paramref name="operation"/> in a batch whose grant removals are not revocations.</summary>
     public static async Task<T> IgnoringAsync<T>(Func<Task<T>> operation)

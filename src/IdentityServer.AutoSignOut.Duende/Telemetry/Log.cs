@@ -36,4 +36,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 11, EventName = "NotificationRetriesLeftAtStop", Level = LogLevel.Error, Message = "The host stopped with {Count} revocation(s) whose logout notifications were still waiting to be stored: their clients are not told.")]
     public static partial void NotificationRetriesLeftAtStop(this ILogger logger, int count);
+
+    [LoggerMessage(EventId = 12, EventName = "SharedTransactionFailedAfterSessionEnded", Level = LogLevel.Warning, Message = "The transaction shared with IdentityServer's writes failed after IdentityServer had ended the session; the revocation is finished without it.")]
+    public static partial void SharedTransactionFailedAfterSessionEnded(this ILogger logger, Exception exception);
 }

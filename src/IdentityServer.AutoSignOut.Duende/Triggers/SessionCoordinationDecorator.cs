@@ -54,6 +54,7 @@ internal sealed class SessionCoordinationDecorator : ISessionCoordinationService
             }
         }
 
-        return _notifier.RunAsync(_ => work());
+        // Duende's ticket store removed the session before this coordination runs.
+        return _notifier.RunAsync(_ => work(), sessionEnded: true);
     }
 }
