@@ -94,20 +94,5 @@ internal static class Micro
         return best;
     }
 
-    private static string Token(RSA key, string sid)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var payload = new JsonObject
-        {
-            ["iss"] = "https://op",
-            ["aud"] = "c",
-            ["iat"] = now,
-            ["exp"] = now + 120,
-            ["jti"] = Guid.NewGuid().ToString("N"),
-            ["sid"] = sid,
-            ["events"] = new JsonObject { [AutoSignOutDefaults.BackChannelLogoutEvent] = new JsonObject() },
-        };
-        var input = Base64UrlEncoder.Encode("{\"alg\":\"RS256\",\"typ\":\"logout+jwt\",\"kid\":\"k\"}") + "." + Base64UrlEncoder.Encode(payload.ToJsonString());
-        return input + "." + Base64UrlEncoder.Encode(key.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
-    }
+    private static string Token(RSA key, string sid) => BenchLogoutTokens.Create(key, "https://op", "c", sub: null, sid, keyId: "k");
 }

@@ -185,31 +185,7 @@ static double P(List<double> values, int percentile)
     return sorted[Math.Clamp((int)Math.Ceiling(percentile / 100.0 * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
-static string LogoutToken(RSA key, string? sub, string? sid)
-{
-    var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    var payload = new JsonObject
-    {
-        ["iss"] = BenchServer.Issuer,
-        ["aud"] = BenchServer.ClientId,
-        ["iat"] = now,
-        ["exp"] = now + 120,
-        ["jti"] = Guid.NewGuid().ToString("N"),
-        ["events"] = new JsonObject { [AutoSignOutDefaults.BackChannelLogoutEvent] = new JsonObject() },
-    };
-    if (sub is not null)
-    {
-        payload["sub"] = sub;
-    }
-
-    if (sid is not null)
-    {
-        payload["sid"] = sid;
-    }
-
-    var input = Base64UrlEncoder.Encode("{\"alg\":\"RS256\",\"typ\":\"logout+jwt\",\"kid\":\"bench\"}") + "." + Base64UrlEncoder.Encode(payload.ToJsonString());
-    return input + "." + Base64UrlEncoder.Encode(key.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
-}
+static string LogoutToken(RSA key, string? sub, string? sid) => BenchLogoutTokens.Create(key, BenchServer.Issuer, BenchServer.ClientId, sub, sid);
 
 static Task<HttpResponseMessage> PostLogoutAsync(HttpClient http, string token) =>
     http.PostAsync(AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]));

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using AutoSignOut.AspNetCore;
+using AutoSignOut.Bench;
 using AutoSignOut.RedisBench;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -252,31 +253,7 @@ static string Format<T>(Dictionary<string, T> calls)
     where T : IFormattable =>
     calls.Count == 0 ? "none" : string.Join(", ", calls.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value.ToString(c.Value is double ? "0.##" : null, CultureInfo.InvariantCulture)}"));
 
-static string LogoutToken(RSA key, string? sub, string? sid)
-{
-    var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    var payload = new JsonObject
-    {
-        ["iss"] = NodeServer.Issuer,
-        ["aud"] = NodeServer.ClientId,
-        ["iat"] = now,
-        ["exp"] = now + 120,
-        ["jti"] = Guid.NewGuid().ToString("N"),
-        ["events"] = new JsonObject { [AutoSignOutDefaults.BackChannelLogoutEvent] = new JsonObject() },
-    };
-    if (sub is not null)
-    {
-        payload["sub"] = sub;
-    }
-
-    if (sid is not null)
-    {
-        payload["sid"] = sid;
-    }
-
-    var input = Base64UrlEncoder.Encode("{\"alg\":\"RS256\",\"typ\":\"logout+jwt\",\"kid\":\"bench\"}") + "." + Base64UrlEncoder.Encode(payload.ToJsonString());
-    return input + "." + Base64UrlEncoder.Encode(key.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
-}
+static string LogoutToken(RSA key, string? sub, string? sid) => BenchLogoutTokens.Create(key, NodeServer.Issuer, NodeServer.ClientId, sub, sid);
 
 static Task<HttpResponseMessage> PostLogoutAsync(HttpClient http, string node, string token) =>
     http.PostAsync(node + AutoSignOutDefaults.BackChannelLogoutPath, new FormUrlEncodedContent([new("logout_token", token)]));
